@@ -1,0 +1,3 @@
+from hotline_tui.cli import main
+
+raise SystemExit(main())

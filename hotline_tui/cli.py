@@ -1,0 +1,963 @@
+"""The ``hotline`` command: the same services as the screens, scripted, JSON out.
+
+A refused or malformed command prints a Chinese message on stderr, exits non-zero and changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from hotline_tui.clock import FixedClock, SystemClock, iso, parse_datetime
+from hotline_tui.errors import HotlineError, InvalidInput, NotFound, PermissionDenied
+
+Handler = Callable[[argparse.Namespace], int]
+_GLOBALS = ("db", "policy", "now", "user", "json")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's messages are English; say it in Chinese too
+        raise InvalidInput(f"命令格式错误：{message}\n用法：{self.format_usage().strip()}")
+
+
+def _add_globals(p: argparse.ArgumentParser, top: bool) -> None:
+    default: Any = None if top else argparse.SUPPRESS
+    p.add_argument(
+        "--db",
+        default=default,
+        help="数据库地址（sqlite:///路径 或 postgresql://...；默认 HOTLINE_DB 或用户数据目录）",
+    )
+    p.add_argument("--policy", default=default, help="策略配置（tianjin|guangzhou|taian|tianjin-2015）")
+    p.add_argument("--now", default=default, help="固定当前时间（ISO 格式，测试与演练用）")
+    p.add_argument("--user", default=default, help="以该用户身份操作（检查角色与单位范围）")
+    p.add_argument(
+        "--json", action="store_true", default=False if top else argparse.SUPPRESS, help="输出 JSON"
+    )
+
+
+def _out(args: argparse.Namespace, data: Any, text: str | None = None) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    elif text is not None:
+        print(text)
+    else:
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _clock(args: argparse.Namespace) -> FixedClock | SystemClock:
+    if args.now:
+        return FixedClock(parse_datetime(args.now))
+    env = os.environ.get("HOTLINE_NOW")
+    return FixedClock(parse_datetime(env)) if env else SystemClock()
+
+
+def _ctx(args: argparse.Namespace, *, need_user: bool = True) -> Any:
+    from hotline_tui.store import open_ctx
+
+    user = args.user or os.environ.get("HOTLINE_USER")
+    if need_user and not user:
+        raise PermissionDenied("请用 --user 指定操作人（或设置 HOTLINE_USER）")
+    return open_ctx(args.db, user=user, policy=args.policy, clock=_clock(args))
+
+
+def _admin_ctx(args: argparse.Namespace) -> Any:
+    """Admin commands: as --user when given (must be admin), else as the local system account."""
+    from hotline_tui.store import open_ctx
+
+    user = args.user or os.environ.get("HOTLINE_USER")
+    return open_ctx(args.db, user=user, policy=args.policy, clock=_clock(args))
+
+
+# ---------------------------------------------------------------- init / policy / units / users
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from hotline_tui.db import make_engine
+    from hotline_tui.store import is_initialised, set_active_policy, upgrade
+
+    engine = make_engine(args.db)
+    had = is_initialised(engine)
+    before, after = upgrade(engine)
+    if args.policy:
+        set_active_policy(engine, args.policy)
+    loaded: dict[str, Any] = {}
+    if args.demo:
+        from hotline_tui.demo import load_demo, store_is_empty
+
+        if store_is_empty(engine) or not args.if_empty:
+            if not store_is_empty(engine):
+                raise InvalidInput("数据库已有数据，演示数据只能载入空库（已有数据未改动）")
+            loaded = load_demo(engine, now=_clock(args).now())
+    result = {
+        "url": str(engine.url.render_as_string(hide_password=True)),
+        "before": before,
+        "after": after,
+        "demo": loaded,
+    }
+    if had and before == after:
+        msg = f"数据库已是最新结构（{after}）"
+    elif had:
+        msg = f"数据库已从 {before} 升级到 {after}，原有数据保留"
+    else:
+        msg = f"已创建数据库（结构版本 {after}）：{result['url']}"
+    if loaded:
+        msg += "\n已载入演示数据：" + "，".join(f"{k} {v}" for k, v in loaded.items())
+    _out(args, result, msg)
+    return 0
+
+
+def cmd_policy_show(args: argparse.Namespace) -> int:
+    from hotline_tui.policy import available, load_policy
+
+    name = args.name or args.policy
+    if not name and not args.name:
+        try:
+            from hotline_tui.db import make_engine
+            from hotline_tui.store import active_policy_name
+
+            name = active_policy_name(make_engine(args.db))
+        except HotlineError:
+            name = "tianjin"
+    p = load_policy(name or "tianjin")
+    data = {
+        "name": p.name,
+        "title": p.title,
+        "regulation": p.regulation,
+        "available": available(),
+        "deadlines": [
+            {
+                "channels": sorted(r.channels) if r.channels else "全部",
+                "types": sorted(r.types) if r.types else "全部",
+                "urgencies": sorted(r.urgencies) if r.urgencies else "全部",
+                "period": r.period.label(),
+                "cite": r.cite,
+            }
+            for r in p.deadline_rules
+        ],
+        "accept_limit": p.accept_limit.label() if p.accept_limit else None,
+        "return_window": p.return_window.label(),
+        "designation_after": p.designation_after,
+        "extension_max": p.extension.max_count,
+    }
+    _out(args, data)
+    return 0
+
+
+def cmd_policy_set(args: argparse.Namespace) -> int:
+    from hotline_tui.store import set_active_policy
+
+    ctx = _admin_ctx(args)
+    if ctx.actor.role != "admin":
+        raise PermissionDenied("只有系统管理员可以切换策略配置")
+    p = set_active_policy(ctx.engine, args.name)
+    _out(args, {"policy": p.name}, f"已启用策略配置：{p.name}（{p.title}）")
+    return 0
+
+
+def cmd_unit_import(args: argparse.Namespace) -> int:
+    from hotline_tui.services.admin import import_units, parse_units
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"无法读取文件 {path}：{exc.strerror}") from None
+    specs = parse_units(text, str(path))
+    result = import_units(_admin_ctx(args), specs)
+    _out(args, result, f"单位导入完成：新增 {result['created']}，更新 {result['updated']}")
+    return 0
+
+
+def cmd_unit_list(args: argparse.Namespace) -> int:
+    from hotline_tui.services.admin import list_units
+
+    rows = list_units(_admin_ctx(args))
+    _out(
+        args,
+        rows,
+        "\n".join(f"{r['code']:<14} {r['name']}（{r['kind']}，上级 {r['parent'] or '无'}）" for r in rows),
+    )
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if getattr(args, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\n")
+    return None
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from hotline_tui.services.admin import add_user
+
+    user = add_user(
+        _admin_ctx(args),
+        args.name,
+        args.role,
+        args.unit,
+        _read_password(args),
+        display_name=args.display_name or "",
+    )
+    _out(args, {"name": user.name, "role": user.role}, f"已添加用户 {user.name}（{user.role}）")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    from hotline_tui.services.admin import list_users
+
+    rows = list_users(_admin_ctx(args))
+    _out(args, rows, "\n".join(f"{r['name']:<14} {r['role_label']:<8} {r['unit'] or ''}" for r in rows))
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    from hotline_tui.services.admin import set_password
+
+    password = _read_password(args)
+    if password is None:
+        import getpass
+
+        password = getpass.getpass("新密码：")
+    set_password(_admin_ctx(args), args.name, password)
+    _out(args, {"name": args.name}, f"已修改 {args.name} 的密码")
+    return 0
+
+
+# ---------------------------------------------------------------- rules / calendar
+
+
+def _policy_and_calendar(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Rules commands work without a store; with one they use its calendar overrides and policy."""
+    from hotline_tui.db import make_engine
+    from hotline_tui.policy import load_policy
+    from hotline_tui.services.core import load_calendar
+    from hotline_tui.store import active_policy_name, is_initialised
+    from hotline_tui.workdays import WorkCalendar
+
+    engine = make_engine(args.db)
+    try:
+        ready = is_initialised(engine)
+    except Exception:
+        ready = False
+    if ready:
+        return load_policy(args.policy or active_policy_name(engine)), load_calendar(engine)
+    return load_policy(args.policy or "tianjin"), WorkCalendar.load()
+
+
+def cmd_rules_due(args: argparse.Namespace) -> int:
+    from hotline_tui.services.deadlines import handling_due
+    from hotline_tui.services.intake import resolve_code
+
+    policy, cal = _policy_and_calendar(args)
+    start = parse_datetime(args.start) if args.start else _clock(args).now()
+    answer, _ = handling_due(
+        policy,
+        cal,
+        type_=resolve_code(args.type, policy.types, "诉求类型"),
+        channel=resolve_code(args.channel, policy.channels, "渠道"),
+        urgency=resolve_code(args.urgency, policy.urgencies, "紧急程度"),
+        start=start,
+    )
+    text = f"{iso(answer.due_at)}\n{answer.explanation}\n依据：{answer.rule}"
+    for w in answer.warnings:
+        text += f"\n警告：{w}"
+    for w in answer.warnings:
+        print(f"警告：{w}", file=sys.stderr)
+    _out(args, answer.to_json(), text)
+    return 0
+
+
+def _read_text_arg(value: str) -> str:
+    if value == "-":
+        return sys.stdin.read()
+    path = Path(value)
+    if path.exists() and path.is_file():
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"无法读取文件 {path}：{exc}") from None
+    return value
+
+
+def cmd_rules_check_reply(args: argparse.Namespace) -> int:
+    from hotline_tui.services.reply_check import check_reply
+
+    policy, _ = _policy_and_calendar(args)
+    result = check_reply(_read_text_arg(args.file), policy)
+    data = result.to_json()
+    text = (
+        "答复符合要求"
+        if result.ok
+        else "答复不符合要求：\n" + "\n".join(f"- {f.message}" for f in result.findings)
+    )
+    _out(args, data, text)
+    return 0 if result.ok else 1
+
+
+def cmd_rules_triage(args: argparse.Namespace) -> int:
+    from hotline_tui.services.triage import triage
+
+    policy, _ = _policy_and_calendar(args)
+    result = triage(_read_text_arg(" ".join(args.text)), policy)
+    data = result.to_json()
+    _out(args, data, f"{result.cls}（{result.label}）→ {result.route}\n{result.reason}\n依据：{result.rule}")
+    return 0
+
+
+def cmd_calendar_show(args: argparse.Namespace) -> int:
+    _, cal = _policy_and_calendar(args)
+    year = int(args.year)
+    days = []
+    for month in range(1, 13):
+        for d, work in cal.month_days(year, month):
+            if work != (d.weekday() < 5):
+                days.append({"date": d.isoformat(), "workday": work, "name": cal.holiday_name(d) or ""})
+    warning = cal.warning_for(year)
+    data = {"year": year, "covered": cal.covers(year), "warning": warning, "exceptions": days}
+    lines = [f"{year}年 {'已有官方安排' if cal.covers(year) else '无官方数据'}"]
+    if warning:
+        lines.append(f"警告：{warning}")
+        print(f"警告：{warning}", file=sys.stderr)
+    for month in range(1, 13):
+        row = "".join(
+            ("·" if work else ("休" if d.weekday() < 5 else "_")) if True else ""
+            for d, work in cal.month_days(year, month)
+        )
+        lines.append(f"{month:>2}月 {row}")
+    lines.append("（· 工作日  _ 周末  休 工作日放假）")
+    for d in days:
+        lines.append(f"{d['date']} {'调休上班' if d['workday'] else '放假'} {d['name']}")
+    _out(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_calendar_add(args: argparse.Namespace) -> int:
+    from hotline_tui.services.admin import add_calendar
+
+    f = add_calendar(_admin_ctx(args), int(args.year), Path(args.file))
+    _out(
+        args,
+        {
+            "year": f.year,
+            "holidays": [d.isoformat() for d in f.holidays],
+            "workdays": [d.isoformat() for d in f.workdays],
+        },
+        f"已录入 {f.year} 年节假日安排：放假 {len(f.holidays)} 天，调休上班 {len(f.workdays)} 天",
+    )
+    return 0
+
+
+# ---------------------------------------------------------------- tickets
+
+
+def cmd_ticket_new(args: argparse.Namespace) -> int:
+    from hotline_tui.services.intake import IntakeForm, create_ticket
+
+    ctx = _ctx(args)
+    form = IntakeForm(
+        type=args.type,
+        channel=args.channel,
+        text=_read_text_arg(args.text),
+        urgency=args.urgency,
+        caller_name=args.name or "",
+        caller_phone=args.phone or "",
+        caller_address=args.address or "",
+        district=args.district or "",
+        anonymous=args.anonymous,
+        confidential=args.confidential,
+        no_reply=args.no_reply,
+        labels=tuple(args.label or ()),
+        received_at=parse_datetime(args.received_at) if args.received_at else None,
+    )
+    t = create_ticket(ctx, form)
+    _out(args, {"no": t.no, "status": t.status, "triage": t.triage_class}, t.no)
+    return 0
+
+
+def _show(args: argparse.Namespace, ctx: Any, no: str) -> int:
+    from hotline_tui.services.queries import ticket_detail
+
+    detail = ticket_detail(ctx, no)
+    if getattr(args, "json", False):
+        _out(args, detail)
+        return 0
+    lines = [
+        f"{detail['no']}  {detail['status_label']}  {detail['type_label']}·{detail['channel_label']}·{detail['urgency_label']}"
+        + (" " + " ".join(f"【{x}】" for x in detail["labels"]) if detail["labels"] else ""),
+        f"诉求人：{detail['caller']['name'] or '（匿名）'} {detail['caller']['phone']}  {detail['caller']['address']}",
+        f"诉求：{detail['text']}",
+    ]
+    for a in detail["assignments"]:
+        lines.append(
+            f"  [{a['id']}] {a['unit_name']}（{a['role']}）{a['status_label']}  时限 {a['due_at']}  延期{a['extensions']}次"
+        )
+    lines.append("时间线：")
+    for e in detail["events"]:
+        lines.append(f"  {e['at']}  {e['kind']}  {e['actor']}")
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_ticket_show(args: argparse.Namespace) -> int:
+    return _show(args, _ctx(args), args.no)
+
+
+def cmd_ticket_list(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from hotline_tui.services.queries import visible_tickets
+
+    rows = visible_tickets(_ctx(args), limit=args.limit, status=args.status)
+    _out(
+        args,
+        [asdict(r) for r in rows],
+        "\n".join(
+            f"{r.no}  {r.status:<6} {r.type} {r.urgency} {r.due_at or '':<12} {r.units}  {r.summary}"
+            for r in rows
+        ),
+    )
+    return 0
+
+
+def _done(args: argparse.Namespace, ctx: Any, no: str, message: str) -> int:
+    if getattr(args, "json", False):
+        from hotline_tui.services.queries import ticket_detail
+
+        _out(args, ticket_detail(ctx, no, audit=False))
+    else:
+        print(message)
+    return 0
+
+
+def _my_assignment(ctx: Any, no: str, explicit: int | None) -> int:
+    """The actor's unit's live assignment on ticket ``no`` (or the one named with --assignment)."""
+    from sqlmodel import col, select
+
+    from hotline_tui.models import Assignment
+    from hotline_tui.services.core import get_ticket
+
+    if explicit is not None:
+        return explicit
+    with ctx.read() as s:
+        t = get_ticket(s, no)
+        stmt = select(Assignment).where(Assignment.ticket_id == t.id).order_by(col(Assignment.id).desc())
+        rows = list(s.exec(stmt))
+    mine = [a for a in rows if a.unit_id in ctx.actor.unit_ids]
+    if not mine:
+        if ctx.actor.role != "liaison":
+            raise PermissionDenied(f"{ctx.actor.role_label}不能代承办单位操作（仅限承办单位联络员）")
+        raise PermissionDenied(f"工单 {t.no} 未派给您所在单位")
+    live = [a for a in mine if a.status in ("pending", "handling", "replied")]
+    pick = (live or mine)[0]
+    assert pick.id is not None
+    return pick.id
+
+
+def cmd_ticket_dispatch(args: argparse.Namespace) -> int:
+    from hotline_tui.services.dispatch import dispatch
+
+    ctx = _ctx(args)
+    units = [args.unit] + list(args.co or [])
+    rows = dispatch(ctx, args.no, units, designate=args.designate, consulted=args.consulted or "")
+    return _done(
+        args,
+        ctx,
+        args.no,
+        f"已派单：{args.no} → "
+        + "、".join(f"{u}（截至 {iso(a.due_at)}）" for u, a in zip(units, rows, strict=True)),
+    )
+
+
+def cmd_ticket_split(args: argparse.Namespace) -> int:
+    from hotline_tui.services.dispatch import split_dispatch
+
+    ctx = _ctx(args)
+    parts = []
+    for item in args.part:
+        if "=" not in item:
+            raise InvalidInput(f"--part 应写作 单位代码=诉求内容：{item}")
+        code, text = item.split("=", 1)
+        parts.append((code.strip(), text))
+    nos = split_dispatch(ctx, args.no, parts)
+    _out(args, {"tickets": nos}, "已拆分派单：" + "、".join(nos))
+    return 0
+
+
+def cmd_ticket_answer(args: argparse.Namespace) -> int:
+    from hotline_tui.services.intake import answer_on_spot
+
+    ctx = _ctx(args)
+    answer_on_spot(ctx, args.no, args.kb, args.note or "")
+    return _done(args, ctx, args.no, f"{args.no} 已直接答复（引用知识库 {args.kb}）")
+
+
+def cmd_ticket_refer(args: argparse.Namespace) -> int:
+    from hotline_tui.services.intake import refer
+
+    ctx = _ctx(args)
+    t = refer(ctx, args.no, args.cls, args.route or "", args.note or "")
+    return _done(args, ctx, args.no, f"{t.no} 已分类处理：{t.triage_class} → {t.route}")
+
+
+def cmd_ticket_accept(args: argparse.Namespace) -> int:
+    from hotline_tui.services.handling import accept
+
+    ctx = _ctx(args)
+    a = accept(ctx, _my_assignment(ctx, args.no, args.assignment))
+    late = "（已超过接单时限，记入督办）" if a.accepted_late else ""
+    return _done(args, ctx, args.no, f"{args.no} 已接单{late}，办理时限 {iso(a.due_at)}")
+
+
+def cmd_ticket_return(args: argparse.Namespace) -> int:
+    from hotline_tui.services.handling import request_return
+
+    ctx = _ctx(args)
+    fields: dict[str, Any] = {}
+    for key in (
+        "reason",
+        "basis",
+        "suggested_unit",
+        "earlier_results",
+        "kb_entry",
+        "document_numbers",
+        "inspection_consent",
+        "caller_informed",
+    ):
+        value = getattr(args, key, None)
+        if value:
+            fields[key] = value
+    if args.item:
+        fields["items"] = list(args.item)
+    req = request_return(
+        ctx, _my_assignment(ctx, args.no, args.assignment), args.code, fields, complex_case=args.complex
+    )
+    return _done(args, ctx, args.no, f"{args.no} 退单申请已提交（申请号 {req.id}），等待热线工作机构审核")
+
+
+def _pending_request(ctx: Any, no: str, kind: str, explicit: int | None) -> int:
+    from sqlmodel import select
+
+    from hotline_tui.models import UnitRequest
+    from hotline_tui.services.core import get_ticket
+
+    if explicit is not None:
+        return explicit
+    with ctx.read() as s:
+        t = get_ticket(s, no)
+        req = s.exec(
+            select(UnitRequest).where(
+                UnitRequest.ticket_id == t.id, UnitRequest.kind == kind, UnitRequest.status == "pending"
+            )
+        ).first()
+    if req is None or req.id is None:
+        from hotline_tui.models import REQUEST_KINDS
+
+        raise NotFound(f"工单 {no} 没有待审核的{REQUEST_KINDS[kind]}")
+    return req.id
+
+
+def _decision(args: argparse.Namespace) -> bool:
+    if args.approve == args.reject:
+        raise InvalidInput("请指定 --approve 或 --reject 之一")
+    return bool(args.approve)
+
+
+def cmd_ticket_review_return(args: argparse.Namespace) -> int:
+    from hotline_tui.services.review import review_return
+
+    ctx = _ctx(args)
+    approve = _decision(args)
+    review_return(
+        ctx,
+        _pending_request(ctx, args.no, "return", args.request),
+        approve=approve,
+        note=args.note or "",
+        redispatch_to=([args.unit] + list(args.co or [])) if args.unit else None,
+        designate=args.designate,
+        consulted=args.consulted or "",
+    )
+    return _done(args, ctx, args.no, f"{args.no} 退单申请已{'同意' if approve else '驳回'}")
+
+
+def cmd_ticket_extend(args: argparse.Namespace) -> int:
+    from hotline_tui.services.handling import request_extension
+
+    ctx = _ctx(args)
+    req = request_extension(
+        ctx,
+        _my_assignment(ctx, args.no, args.assignment),
+        reason=args.reason,
+        contacted_at=args.contacted_at or "",
+        caller_consent=args.consent,
+        caller_opinion=args.opinion or "",
+    )
+    return _done(args, ctx, args.no, f"{args.no} 延期申请已提交（申请号 {req.id}）")
+
+
+def cmd_ticket_review_extension(args: argparse.Namespace) -> int:
+    from hotline_tui.services.review import review_extension
+
+    ctx = _ctx(args)
+    approve = _decision(args)
+    review_extension(
+        ctx, _pending_request(ctx, args.no, "extension", args.request), approve=approve, note=args.note or ""
+    )
+    return _done(args, ctx, args.no, f"{args.no} 延期申请已{'批准' if approve else '驳回'}")
+
+
+def cmd_ticket_note(args: argparse.Namespace) -> int:
+    from hotline_tui.services.handling import add_note
+
+    ctx = _ctx(args)
+    add_note(ctx, _my_assignment(ctx, args.no, args.assignment), _read_text_arg(args.text))
+    return _done(args, ctx, args.no, f"{args.no} 已记录办理进展")
+
+
+def cmd_ticket_stop(args: argparse.Namespace) -> int:
+    from hotline_tui.services.handling import request_stop
+
+    ctx = _ctx(args)
+    req = request_stop(ctx, _my_assignment(ctx, args.no, args.assignment), args.code, args.materials)
+    return _done(args, ctx, args.no, f"{args.no} 终止办理申请已提交（申请号 {req.id}）")
+
+
+def cmd_ticket_review_stop(args: argparse.Namespace) -> int:
+    from hotline_tui.services.review import review_stop
+
+    ctx = _ctx(args)
+    approve = _decision(args)
+    review_stop(
+        ctx, _pending_request(ctx, args.no, "stop", args.request), approve=approve, note=args.note or ""
+    )
+    return _done(args, ctx, args.no, f"{args.no} 终止办理申请已{'同意' if approve else '驳回'}")
+
+
+def cmd_ticket_reply(args: argparse.Namespace) -> int:
+    from hotline_tui.services.handling import reply
+
+    ctx = _ctx(args)
+    reply(ctx, _my_assignment(ctx, args.no, args.assignment), _read_text_arg(args.text))
+    return _done(args, ctx, args.no, f"{args.no} 答复已提交，等待审核")
+
+
+def _replied_assignment(ctx: Any, no: str, explicit: int | None) -> int:
+    from sqlmodel import select
+
+    from hotline_tui.models import Assignment
+    from hotline_tui.services.core import get_ticket
+
+    if explicit is not None:
+        return explicit
+    with ctx.read() as s:
+        t = get_ticket(s, no)
+        a = s.exec(
+            select(Assignment).where(
+                Assignment.ticket_id == t.id, Assignment.status == "replied", Assignment.role != "co"
+            )
+        ).first()
+    if a is None or a.id is None:
+        raise NotFound(f"工单 {no} 没有待审核的答复")
+    return a.id
+
+
+def cmd_ticket_review_reply(args: argparse.Namespace) -> int:
+    from hotline_tui.services.review import review_reply
+
+    ctx = _ctx(args)
+    approve = _decision(args)
+    review_reply(
+        ctx, _replied_assignment(ctx, args.no, args.assignment), approve=approve, note=args.note or ""
+    )
+    return _done(
+        args,
+        ctx,
+        args.no,
+        f"{args.no} 答复已{'审核通过' if approve else '退回承办单位（办理期限不重新计算）'}",
+    )
+
+
+def cmd_ticket_callback(args: argparse.Namespace) -> int:
+    from hotline_tui.services.callback import record_callback
+
+    ctx = _ctx(args)
+    solved = None if args.solved is None else args.solved in ("yes", "是", "true", "1")
+    rehandle = None if args.rehandle is None else args.rehandle in ("yes", "是", "true", "1")
+    t = record_callback(
+        ctx,
+        args.no,
+        reached=not args.not_reached,
+        satisfaction=args.satisfaction,
+        solved=solved,
+        words=args.words or "",
+        reason=args.reason or "",
+        rehandle=rehandle,
+    )
+    return _done(args, ctx, args.no, f"{t.no} 回访已记录，当前状态：{t.status}")
+
+
+def cmd_ticket_appeal(args: argparse.Namespace) -> int:
+    from hotline_tui.services.appeal import appeal
+
+    ctx = _ctx(args)
+    req = appeal(
+        ctx,
+        _my_assignment(ctx, args.no, args.assignment),
+        args.explanation,
+        args.evidence or "",
+        args.exclusion,
+    )
+    return _done(args, ctx, args.no, f"{args.no} 申诉已提交（申请号 {req.id}）")
+
+
+def cmd_ticket_review_appeal(args: argparse.Namespace) -> int:
+    from hotline_tui.services.appeal import review_appeal
+
+    ctx = _ctx(args)
+    approve = _decision(args)
+    review_appeal(
+        ctx, _pending_request(ctx, args.no, "appeal", args.request), accept=approve, note=args.note or ""
+    )
+    return _done(args, ctx, args.no, f"{args.no} 申诉已{'采纳（不作负面评价）' if approve else '驳回'}")
+
+
+# ---------------------------------------------------------------- TUI
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from hotline_tui.app import run_app
+
+    return run_app(
+        db=args.db, user=args.user or os.environ.get("HOTLINE_USER"), policy=args.policy, now=args.now
+    )
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hotline", description="12345 政务服务便民热线终端（不带子命令时启动界面）")
+    _add_globals(parser, top=True)
+    parser.set_defaults(func=cmd_tui)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    def add(parent: Any, name: str, func: Handler, help_: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_, description=help_)
+        _add_globals(p, top=False)
+        p.set_defaults(func=func)
+        return p
+
+    def group(name: str, help_: str) -> Any:
+        g = sub.add_parser(name, help=help_, description=help_)
+        _add_globals(g, top=False)
+        g.set_defaults(
+            func=lambda a: (_ for _ in ()).throw(
+                InvalidInput(f"请指定 {name} 的子命令，见 hotline {name} --help")
+            )
+        )
+        return g.add_subparsers(dest=f"{name}_command", parser_class=_Parser)
+
+    p = add(sub, "init", cmd_init, "创建或升级数据库结构（数据不丢失）")
+    p.add_argument("--demo", action="store_true", help="载入演示单位、用户、知识库与工单")
+    p.add_argument("--if-empty", action="store_true", help="仅当数据库为空时载入演示数据")
+    add(sub, "tui", cmd_tui, "启动终端界面")
+
+    pol = group("policy", "策略配置")
+    p = add(pol, "show", cmd_policy_show, "显示策略配置")
+    p.add_argument("name", nargs="?")
+    p = add(pol, "set", cmd_policy_set, "设置本库启用的策略配置（管理员）")
+    p.add_argument("name")
+
+    unit = group("unit", "承办单位")
+    p = add(unit, "import", cmd_unit_import, "从 TOML 导入单位（[[unit]] code name parent kind keywords）")
+    p.add_argument("file")
+    add(unit, "list", cmd_unit_list, "列出单位")
+
+    user = group("user", "用户")
+    p = add(user, "add", cmd_user_add, "添加用户")
+    p.add_argument("name")
+    p.add_argument("--role", required=True)
+    p.add_argument("--unit")
+    p.add_argument("--display-name")
+    p.add_argument("--password-stdin", action="store_true")
+    add(user, "list", cmd_user_list, "列出用户")
+    p = add(user, "passwd", cmd_user_passwd, "修改密码")
+    p.add_argument("name")
+    p.add_argument("--password-stdin", action="store_true")
+
+    rules = group("rules", "规则引擎")
+    p = add(rules, "due", cmd_rules_due, "计算办理时限")
+    p.add_argument("--type", required=True)
+    p.add_argument("--start")
+    p.add_argument("--channel", default="phone")
+    p.add_argument("--urgency", default="normal")
+    p = add(rules, "check-reply", cmd_rules_check_reply, "检查答复内容（违规时退出码1）")
+    p.add_argument("file", help="文件路径，- 表示标准输入，或直接写答复文字")
+    p = add(rules, "triage", cmd_rules_triage, "诉求分类处理判断")
+    p.add_argument("text", nargs="+")
+
+    cal = group("calendar", "工作日历")
+    p = add(cal, "show", cmd_calendar_show, "显示某年的工作日安排")
+    p.add_argument("year", type=_year)
+    p = add(cal, "add", cmd_calendar_add, "录入某年国务院节假日安排（TOML）")
+    p.add_argument("year", type=_year)
+    p.add_argument("file")
+
+    tk = group("ticket", "工单")
+    p = add(tk, "new", cmd_ticket_new, "受理新工单")
+    p.add_argument("--type", required=True)
+    p.add_argument("--channel", default="phone")
+    p.add_argument("--text", required=True)
+    p.add_argument("--urgency", default="normal")
+    p.add_argument("--phone")
+    p.add_argument("--name")
+    p.add_argument("--address")
+    p.add_argument("--district")
+    p.add_argument("--anonymous", action="store_true")
+    p.add_argument("--confidential", action="store_true")
+    p.add_argument("--no-reply", action="store_true")
+    p.add_argument("--label", action="append")
+    p.add_argument("--received-at")
+    p = add(tk, "show", cmd_ticket_show, "查看工单")
+    p.add_argument("no")
+    p = add(tk, "list", cmd_ticket_list, "列出本角色可见的工单")
+    p.add_argument("--status")
+    p.add_argument("--limit", type=int, default=50)
+    p = add(tk, "dispatch", cmd_ticket_dispatch, "派单（--co 为协办单位）")
+    p.add_argument("no")
+    p.add_argument("--unit", required=True)
+    p.add_argument("--co", action="append")
+    p.add_argument("--designate", action="store_true", help="指定承办单位（不得退回）")
+    p.add_argument("--consulted", help="征求意见的部门")
+    p = add(tk, "split", cmd_ticket_split, "拆分派单：--part 单位代码=诉求内容（至少两项）")
+    p.add_argument("no")
+    p.add_argument("--part", action="append", required=True)
+    p = add(tk, "answer", cmd_ticket_answer, "直接答复（引用知识库条目）")
+    p.add_argument("no")
+    p.add_argument("--kb", required=True)
+    p.add_argument("--note")
+    p = add(tk, "refer", cmd_ticket_refer, "分类处理：转接紧急热线或告知其他途径")
+    p.add_argument("no")
+    p.add_argument("--class", dest="cls", required=True)
+    p.add_argument("--route")
+    p.add_argument("--note")
+    for name, func, help_ in (
+        ("accept", cmd_ticket_accept, "接单"),
+        ("return", cmd_ticket_return, "申请退单"),
+        ("extend", cmd_ticket_extend, "申请延期"),
+        ("note", cmd_ticket_note, "记录办理进展"),
+        ("stop", cmd_ticket_stop, "申请终止办理"),
+        ("reply", cmd_ticket_reply, "提交答复"),
+        ("appeal", cmd_ticket_appeal, "不满意工单申诉"),
+    ):
+        p = add(tk, name, func, help_)
+        p.add_argument("no")
+        p.add_argument("--assignment", type=int)
+        if name == "return":
+            p.add_argument("--code", required=True, help="退单理由代码")
+            p.add_argument("--reason")
+            p.add_argument("--basis")
+            p.add_argument("--suggested-unit")
+            p.add_argument("--item", action="append", help="需再次核实的信息（可多次）")
+            p.add_argument("--earlier-results")
+            p.add_argument("--kb-entry")
+            p.add_argument("--document-numbers")
+            p.add_argument("--inspection-consent")
+            p.add_argument("--caller-informed")
+            p.add_argument("--complex", action="store_true", help="疑难复杂事项")
+        elif name == "extend":
+            p.add_argument("--reason", required=True)
+            p.add_argument("--contacted-at")
+            p.add_argument("--consent", action="store_true", help="诉求人已同意延期")
+            p.add_argument("--opinion")
+        elif name in ("note", "reply"):
+            p.add_argument("--text", required=True)
+        elif name == "stop":
+            p.add_argument("--code", required=True)
+            p.add_argument("--materials", required=True)
+        elif name == "appeal":
+            p.add_argument("--explanation", required=True)
+            p.add_argument("--evidence")
+            p.add_argument("--exclusion", action="append", help="自述属于的不得申诉情形代码")
+    for name, func, help_ in (
+        ("review-return", cmd_ticket_review_return, "审核退单申请"),
+        ("review-extension", cmd_ticket_review_extension, "审核延期申请"),
+        ("review-stop", cmd_ticket_review_stop, "审核终止办理申请"),
+        ("review-reply", cmd_ticket_review_reply, "审核答复"),
+        ("review-appeal", cmd_ticket_review_appeal, "审核申诉"),
+    ):
+        p = add(tk, name, func, help_)
+        p.add_argument("no")
+        p.add_argument("--approve", action="store_true")
+        p.add_argument("--reject", action="store_true")
+        p.add_argument("--note")
+        if name == "review-reply":
+            p.add_argument("--assignment", type=int)
+        else:
+            p.add_argument("--request", type=int)
+        if name == "review-return":
+            p.add_argument("--unit", help="同意后重新派往的单位")
+            p.add_argument("--co", action="append")
+            p.add_argument("--designate", action="store_true")
+            p.add_argument("--consulted")
+    p = add(tk, "callback", cmd_ticket_callback, "记录回访结果")
+    p.add_argument("no")
+    p.add_argument("--not-reached", action="store_true", help="未联系上")
+    p.add_argument("--satisfaction", help="satisfied|basically_satisfied|dissatisfied")
+    p.add_argument("--solved", help="yes|no")
+    p.add_argument("--words", help="诉求人意见")
+    p.add_argument("--reason", help="不满意原因代码")
+    p.add_argument("--rehandle", help="yes|no：首次不满意是否退回重办（默认是）")
+    return parser
+
+
+def _year(text: str) -> int:
+    try:
+        year = int(text)
+    except ValueError:
+        raise InvalidInput(f"年份应为四位数字：{text}") from None
+    if not 1990 <= year <= 2200:
+        raise InvalidInput(f"年份超出范围：{year}")
+    return year
+
+
+SATISFACTION_ALIASES = {"满意": "satisfied", "基本满意": "basically_satisfied", "不满意": "dissatisfied"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        for key in _GLOBALS:
+            if not hasattr(args, key):
+                setattr(args, key, None if key != "json" else False)
+        if getattr(args, "satisfaction", None) in SATISFACTION_ALIASES:
+            args.satisfaction = SATISFACTION_ALIASES[args.satisfaction]
+        result: int = args.func(args)
+        return result
+    except HotlineError as exc:
+        print(f"错误：{exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("已取消", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so in Chinese, without a traceback full of caller data
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, SQLAlchemyError):
+            print(f"错误：数据库操作失败（{type(exc).__name__}），操作未生效", file=sys.stderr)
+        else:
+            print(f"错误：程序内部错误（{type(exc).__name__}），操作未生效；请联系管理员", file=sys.stderr)
+        if os.environ.get("HOTLINE_DEBUG"):
+            raise
+        return 3
+
+
+def today() -> date:
+    return date.today()

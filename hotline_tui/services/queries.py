@@ -1,0 +1,235 @@
+"""Read models: a ticket as its viewer may see it, and the tickets a role's home screen lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from hotline_tui.clock import iso, local
+from hotline_tui.errors import PermissionDenied
+from hotline_tui.models import (
+    ASSIGNMENT_STATUSES,
+    TICKET_STATUSES,
+    Assignment,
+    Event,
+    Ticket,
+    Unit,
+    UnitRequest,
+    User,
+)
+from hotline_tui.privacy import FULL_PII_ROLES, mask_address, mask_name, mask_phone
+from hotline_tui.services.core import Ctx, can_see_ticket, get_ticket, record_event
+
+
+def caller_view(ctx: Ctx, t: Ticket) -> dict[str, Any]:
+    """Caller data as this actor may see it (T24 19): full for centre roles, masked for units,
+    hidden from units entirely when the caller asked for confidentiality."""
+    if ctx.actor.role in FULL_PII_ROLES:
+        return {"name": t.caller_name, "phone": t.caller_phone, "address": t.caller_address, "masked": False}
+    if t.confidential:
+        return {"name": "（保密）", "phone": "（保密）", "address": "（保密）", "masked": True}
+    return {
+        "name": mask_name(t.caller_name),
+        "phone": mask_phone(t.caller_phone),
+        "address": mask_address(t.caller_address),
+        "masked": True,
+    }
+
+
+def ticket_detail(ctx: Ctx, no: str, *, audit: bool = True) -> dict[str, Any]:
+    """State, assignments, requests and events of a ticket, as ``ticket show --json`` prints it."""
+    with ctx.read() as s:
+        t = get_ticket(s, no)
+        if not can_see_ticket(ctx, s, t):
+            raise PermissionDenied(f"{ctx.actor.role_label}无权查看工单 {t.no}")
+        units = {u.id: u for u in s.exec(select(Unit))}
+        rows = list(
+            s.exec(select(Assignment).where(Assignment.ticket_id == t.id).order_by(col(Assignment.id)))
+        )
+        requests = list(
+            s.exec(select(UnitRequest).where(UnitRequest.ticket_id == t.id).order_by(col(UnitRequest.id)))
+        )
+        events = list(s.exec(select(Event).where(Event.ticket_id == t.id).order_by(col(Event.id))))
+        p = ctx.policy
+        out: dict[str, Any] = {
+            "no": t.no,
+            "status": t.status,
+            "status_label": TICKET_STATUSES.get(t.status, t.status),
+            "type": t.type,
+            "type_label": p.type_label(t.type),
+            "channel": t.channel,
+            "channel_label": p.channel_label(t.channel),
+            "urgency": t.urgency,
+            "urgency_label": p.urgency_label(t.urgency),
+            "labels": list(t.labels),
+            "text": t.text,
+            "district": t.district,
+            "anonymous": t.anonymous,
+            "confidential": t.confidential,
+            "no_reply": t.no_reply,
+            "caller": caller_view(ctx, t),
+            "created_at": iso(t.created_at),
+            "closed_at": iso(t.closed_at),
+            "triage": t.triage_class,
+            "route": t.route,
+            "kb_entry": t.kb_entry_id,
+            "returns": t.returns,
+            "satisfaction": t.satisfaction,
+            "solved": t.solved,
+            "version": t.version,
+            "assignments": [
+                {
+                    "id": a.id,
+                    "unit": units[a.unit_id].code if a.unit_id in units else a.unit_id,
+                    "unit_name": units[a.unit_id].name if a.unit_id in units else "",
+                    "role": a.role,
+                    "status": a.status,
+                    "status_label": ASSIGNMENT_STATUSES.get(a.status, a.status),
+                    "designated": a.designated,
+                    "dispatched_at": iso(a.dispatched_at),
+                    "accept_due_at": iso(a.accept_due_at),
+                    "accepted_at": iso(a.accepted_at),
+                    "return_due_at": iso(a.return_due_at),
+                    "due_at": iso(a.due_at),
+                    "rule": a.period_rule,
+                    "returns": sum(1 for r in requests if r.assignment_id == a.id and r.kind == "return"),
+                    "extensions": a.extensions,
+                    "rehandling": a.rehandling,
+                    "reply": a.reply_text,
+                    "replied_at": iso(a.replied_at),
+                    "version": a.version,
+                }
+                for a in rows
+            ],
+            "requests": [
+                {
+                    "id": r.id,
+                    "assignment": r.assignment_id,
+                    "kind": r.kind,
+                    "status": r.status,
+                    "reason": r.reason_code,
+                    "payload": r.payload,
+                    "created_at": iso(r.created_at),
+                    "decided_at": iso(r.decided_at),
+                    "note": r.decision_note,
+                }
+                for r in requests
+            ],
+            "events": [
+                {
+                    "kind": e.kind,
+                    "at": iso(e.at),
+                    "actor": e.actor,
+                    "assignment": e.assignment_id,
+                    "payload": e.payload,
+                }
+                for e in events
+            ],
+        }
+    has_pii = bool(t.caller_name or t.caller_phone or t.caller_address)
+    if audit and has_pii and not out["caller"]["masked"]:
+        with ctx.write() as s:
+            record_event(
+                ctx,
+                s,
+                "pii_viewed",
+                ticket=get_ticket(s, no),
+                payload={"fields": ["name", "phone", "address"]},
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    no: str
+    status: str
+    type: str
+    urgency: str
+    created_at: str
+    summary: str
+    units: str
+    due_at: str | None
+    labels: str
+
+
+def visible_tickets(ctx: Ctx, *, limit: int = 200, status: str | None = None) -> list[TicketRow]:
+    """The tickets this role works with, newest first (liaison: their units' orders, nearest deadline first)."""
+    role = ctx.actor.role
+    p = ctx.policy
+    with ctx.read() as s:
+        units = {u.id: u.name for u in s.exec(select(Unit))}
+        if role == "liaison":
+            stmt = (
+                select(Ticket, Assignment)
+                .join(Assignment, col(Assignment.ticket_id) == col(Ticket.id))
+                .where(col(Assignment.unit_id).in_(ctx.actor.unit_ids))
+                .order_by(col(Assignment.status).in_(("pending", "handling")).desc(), col(Assignment.due_at))
+                .limit(limit)
+            )
+            pairs = list(s.exec(stmt))
+            return [
+                TicketRow(
+                    t.no,
+                    ASSIGNMENT_STATUSES.get(a.status, a.status),
+                    p.type_label(t.type),
+                    p.urgency_label(t.urgency),
+                    local(t.created_at).strftime("%m-%d %H:%M"),
+                    _summary(t.text),
+                    units.get(a.unit_id, ""),
+                    local(a.due_at).strftime("%m-%d %H:%M"),
+                    " ".join(f"【{x}】" for x in t.labels),
+                )
+                for t, a in pairs
+            ]
+        if role not in ("agent", "dispatcher", "callback", "supervisor"):
+            return []
+        stmt2 = select(Ticket).order_by(col(Ticket.created_at).desc()).limit(limit)
+        if status:
+            stmt2 = stmt2.where(Ticket.status == status)
+        elif role == "callback":
+            stmt2 = stmt2.where(Ticket.status == "callback")
+        elif role == "dispatcher":
+            stmt2 = stmt2.where(col(Ticket.status).in_(("new", "dispatched", "rehandling", "callback")))
+        tickets = list(s.exec(stmt2))
+        ids = [t.id for t in tickets]
+        by_ticket: dict[int, list[Assignment]] = {}
+        if ids:
+            for a in s.exec(select(Assignment).where(col(Assignment.ticket_id).in_(ids))):
+                by_ticket.setdefault(a.ticket_id, []).append(a)
+        out = []
+        for t in tickets:
+            live = [a for a in by_ticket.get(t.id or 0, []) if a.status in ("pending", "handling", "replied")]
+            due = min((a.due_at for a in live), default=None)
+            out.append(
+                TicketRow(
+                    t.no,
+                    TICKET_STATUSES.get(t.status, t.status),
+                    p.type_label(t.type),
+                    p.urgency_label(t.urgency),
+                    local(t.created_at).strftime("%m-%d %H:%M"),
+                    _summary(t.text),
+                    "、".join(units.get(a.unit_id, "") for a in live),
+                    local(due).strftime("%m-%d %H:%M") if due else None,
+                    " ".join(f"【{x}】" for x in t.labels),
+                )
+            )
+        return out
+
+
+def _summary(text: str, width: int = 40) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def status_counts(ctx: Ctx) -> dict[str, int]:
+    with ctx.read() as s:
+        rows = s.exec(select(Ticket.status, func.count()).group_by(Ticket.status)).all()
+    return {status: int(n) for status, n in rows}
+
+
+def user_count(ctx: Ctx) -> int:
+    with ctx.read() as s:
+        return int(s.exec(select(func.count()).select_from(User)).one())

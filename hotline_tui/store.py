@@ -1,0 +1,94 @@
+"""Create or upgrade a store (Alembic), and open one for a user: ``hotline init`` and every command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+from hotline_tui.clock import Clock, SystemClock
+from hotline_tui.db import make_engine, read_session, write_session
+from hotline_tui.errors import HotlineError
+from hotline_tui.models import Setting
+from hotline_tui.policy import DEFAULT_POLICY, Policy, load_policy
+from hotline_tui.services.core import SYSTEM, Actor, Ctx, actor_for
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision, keeping every row. Returns (before, after)."""
+    before = current_revision(engine)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return before, head_revision()
+
+
+def is_initialised(engine: Engine) -> bool:
+    return "ticket" in inspect(engine).get_table_names()
+
+
+def active_policy_name(engine: Engine) -> str:
+    try:
+        with read_session(engine) as s:
+            row = s.get(Setting, "policy")
+    except Exception:
+        return DEFAULT_POLICY
+    return row.value if row and row.value else DEFAULT_POLICY
+
+
+def set_active_policy(engine: Engine, name: str) -> Policy:
+    policy = load_policy(name)
+    with write_session(engine) as s:
+        row = s.get(Setting, "policy") or Setting(key="policy")
+        row.value = name
+        s.add(row)
+    return policy
+
+
+def open_ctx(
+    db: str | None = None,
+    *,
+    user: str | None = None,
+    policy: str | None = None,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+) -> Ctx:
+    """A context for ``user`` on the store at ``db`` (role and unit scope as at login)."""
+    engine = engine or make_engine(db)
+    if not is_initialised(engine):
+        raise HotlineError("数据库尚未初始化，请先运行 hotline init（或 hotline init --demo）")
+    rev = current_revision(engine)
+    if rev != head_revision():
+        raise HotlineError(
+            f"数据库结构版本为 {rev}，程序需要 {head_revision()}：请运行 hotline init 升级（数据不会丢失）"
+        )
+    prof = load_policy(policy or active_policy_name(engine))
+    actor: Actor = SYSTEM
+    if user:
+        with read_session(engine) as s:
+            actor = actor_for(s, user)
+    return Ctx(engine=engine, policy=prof, actor=actor, clock=clock or SystemClock())
