@@ -24,8 +24,9 @@ from hotline_tui.services.core import (
     record_event,
     require_unit_scope,
     ticket_assignments,
+    unit_ancestry_codes,
 )
-from hotline_tui.services.deadlines import describe_time
+from hotline_tui.services.deadlines import describe_time, return_window
 from hotline_tui.services.reply_check import check_reply
 from hotline_tui.services.status import refresh_ticket_status
 
@@ -70,15 +71,11 @@ def _can_return(ctx: Ctx, s: Session, a: Assignment, t: Ticket, complex_case: bo
     now = ctx.now()
     limit = a.return_due_complex_at if complex_case and a.return_due_complex_at else a.return_due_at
     if now > local(limit):
-        cite = p.return_cite
+        _, _, cite = return_window(p, p.group_for(unit_ancestry_codes(s, a.unit_id)))
         extra = ""
         if not complex_case and a.return_due_complex_at and now <= local(a.return_due_complex_at):
             extra = "；疑难复杂事项可在延长的退单时限内申请（请勾选“疑难复杂”）"
         raise RuleViolation(f"已超过退单时限（{iso(limit)}），应按规定期限办理{extra}（{cite}）")
-    for label in t.labels:
-        rule = p.label_rule(label)
-        if rule is not None and rule.returns == "consent":
-            pass  # allowed with the inspection office's consent: checked with the request's fields
 
 
 def _can_extend(ctx: Ctx, s: Session, a: Assignment, t: Ticket) -> None:
