@@ -155,9 +155,7 @@ class TriageClass:
     topics: tuple[str, ...] = ()  # count only with a ``context`` cue in the same or a neighbouring clause
     context: tuple[str, ...] = ()
     negations: tuple[str, ...] = ()  # cancel a hit in its own clause
-    excludes: tuple[
-        str, ...
-    ] = ()  # cancel every hit when anywhere in the text (火已经灭了; 天津 for out_of_city)
+    excludes: tuple[str, ...] = ()  # cancel every hit when anywhere in the text (火已经灭了)
 
 
 @dataclass(frozen=True)
@@ -446,7 +444,11 @@ def parse_policy(text: str, origin: str, path: Path | None = None) -> Policy:
         required = rr.strs("required", tuple(RETURN_FIELDS))
         reasons.append(
             ReturnReason(
-                rr.text("code"), rr.text("label"), tuple(required), rr.text("cite"), rr.flag("no_repeat", False)
+                rr.text("code"),
+                rr.text("label"),
+                tuple(required),
+                rr.text("cite"),
+                rr.flag("no_repeat", False),
             )
         )
     codes = [x.code for x in reasons]

@@ -25,7 +25,7 @@ from hotline_tui.policy import Policy, ReplyRules
 
 WILDCARDS = re.compile(r"xx|XX|……|\.\.\.")
 WILDCARD_SPAN = r"[^。；;！!？?\n]{0,20}?"
-SENTENCE_SPLIT = re.compile(r"[。；;！!？?\n]+")
+CLAUSE_SPLIT = re.compile(r"[，,。；;！!？?\n]+")
 MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 
 # A reply with fewer meaningful characters than this left after removing vague, template and process
@@ -71,6 +71,11 @@ class ReplyCheck:
 
     def to_json(self) -> dict[str, object]:
         return {"ok": self.ok, "findings": [{"rule": f.rule, "message": f.message} for f in self.findings]}
+
+
+def normalize(text: str) -> str:
+    """Full-width letters and digits to ASCII (０２２ → 022); Chinese punctuation is kept as written."""
+    return "".join(unicodedata.normalize("NFKC", ch) if ch.isalnum() else ch for ch in text).strip()
 
 
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
@@ -128,7 +133,7 @@ def _has_element(text: str, rules: ReplyRules, code: str) -> bool:
 def check_reply(text: str, policy: Policy, *, return_reason_texts: list[str] | None = None) -> ReplyCheck:
     """Check one reply; ``return_reason_texts`` are the reasons of earlier return requests of the order."""
     rules = policy.reply
-    body = unicodedata.normalize("NFKC", text).strip()
+    body = normalize(text)
     findings: list[Finding] = []
 
     def add(rule: str, code: str, message: str) -> None:
@@ -164,15 +169,16 @@ def check_reply(text: str, policy: Policy, *, return_reason_texts: list[str] | N
         add(rules.cite_template, "template", f"使用模板式答复「{template[0]}」，未写明具体办理情况")
         explained = True
 
-    sentences = [s for s in SENTENCE_SPLIT.split(body) if s.strip()]
-    reasons = [r for r in (return_reason_texts or []) if r.strip()]
+    # clauses saying what a return request would say; the result must come from the other clauses
+    parts = [c for c in CLAUSE_SPLIT.split(body) if c.strip()]
+    reasons = [c for r in (return_reason_texts or []) for c in CLAUSE_SPLIT.split(r) if len(c.strip()) >= 4]
     as_reason = [
-        s
-        for s in sentences
-        if _found(s, rules.return_reason_phrases) or any(r in s or _similar(s, r) for r in reasons)
+        c
+        for c in parts
+        if _found(c, rules.return_reason_phrases) or any(r in c or _similar(c, r) for r in reasons)
     ]
     if as_reason:
-        rest = "。".join(s for s in sentences if s not in as_reason)
+        rest = "，".join(c for c in parts if c not in as_reason)
         if not _has_element(rest, rules, "result"):
             add(
                 rules.cite_return_reason,

@@ -1,0 +1,337 @@
+"""The ``hotline`` command: JSON shapes, exit codes, Chinese messages, and refusals that change nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hotline_tui.cli import main
+from tests.conftest import UNITS_TOML
+
+GOOD_REPLY = (
+    "1月27日9时，区城管委工作人员王明（电话022-23456789）与诉求人电话联系，并到现场核查，"
+    "经核实该路段路灯线路老化，已于1月27日更换线路并恢复照明，诉求人表示满意。"
+)
+
+
+@pytest.fixture
+def db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    units = tmp_path / "units.toml"
+    units.write_text(UNITS_TOML, encoding="utf-8")
+    assert main(["--db", url, "init"]) == 0
+    assert main(["--db", url, "unit", "import", str(units)]) == 0
+    for name, role, unit in (
+        ("a1", "agent", None),
+        ("d1", "dispatcher", None),
+        ("l1", "liaison", "HX-CG"),
+        ("c1", "callback", None),
+    ):
+        args = ["--db", url, "user", "add", name, "--role", role] + (["--unit", unit] if unit else [])
+        assert main(args) == 0
+    capsys.readouterr()
+    return url
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_rules_due_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    code, out, _ = run(
+        capsys, "--db", url, "rules", "due", "--type", "咨询", "--start", "2025-01-24T16:00:00", "--json"
+    )
+    data = json.loads(out)
+    assert code == 0
+    assert data["due_at"] == "2025-02-05T16:00:00+08:00"
+    assert "第十一条" in data["rule"] and "春节" in data["explanation"]
+    code, out, _ = run(
+        capsys,
+        "--db",
+        url,
+        "--policy",
+        "guangzhou",
+        "rules",
+        "due",
+        "--type",
+        "consult",
+        "--start",
+        "2025-01-24T16:00:00",
+        "--json",
+    )
+    assert json.loads(out)["due_at"] == "2025-01-27T23:59:59+08:00"  # GZ 17
+
+
+def test_rules_due_into_2027_warns(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    code, out, err = run(
+        capsys, "--db", url, "rules", "due", "--type", "complaint", "--start", "2026-12-28T10:00:00", "--json"
+    )
+    data = json.loads(out)
+    assert code == 0 and data["due_at"].startswith("2027-01-")
+    assert data["warnings"] and "2027" in err
+
+
+def test_calendar_add_moves_deadlines(capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path) -> None:
+    notice = tmp_path / "2027.toml"
+    notice.write_text('year = 2027\nholidays = ["2027-01-04"]\n', encoding="utf-8")
+    code, out, _ = run(
+        capsys,
+        "--db",
+        db,
+        "rules",
+        "due",
+        "--type",
+        "complaint",
+        "--start",
+        "2026-12-31T10:00:00",
+        "--urgency",
+        "紧急",
+        "--json",
+    )
+    assert (
+        json.loads(out)["due_at"] == "2027-01-04T10:00:00+08:00"
+    )  # fallback: 01-01 fixed holiday, 01-04 Mon
+    assert run(capsys, "--db", db, "calendar", "add", "2027", str(notice))[0] == 0
+    code, out, _ = run(
+        capsys,
+        "--db",
+        db,
+        "rules",
+        "due",
+        "--type",
+        "complaint",
+        "--start",
+        "2026-12-31T10:00:00",
+        "--urgency",
+        "紧急",
+        "--json",
+    )
+    data = json.loads(out)
+    assert data["due_at"] == "2027-01-05T10:00:00+08:00" and data["warnings"] == []
+    code, out, _ = run(capsys, "--db", db, "calendar", "show", "2027", "--json")
+    assert json.loads(out)["covered"] is True
+    code, _, err = run(capsys, "--db", db, "calendar", "add", "2028", str(notice))
+    assert code == 2 and "与指定年份 2028 不一致" in err
+
+
+def test_check_reply_exit_codes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    reply = tmp_path / "reply.txt"
+    reply.write_text(GOOD_REPLY, encoding="utf-8")
+    code, out, _ = run(capsys, "--db", url, "rules", "check-reply", str(reply), "--json")
+    assert code == 0 and json.loads(out) == {"ok": True, "findings": []}
+    reply.write_text("已联系", encoding="utf-8")
+    code, out, _ = run(capsys, "--db", url, "rules", "check-reply", str(reply), "--json")
+    data = json.loads(out)
+    assert code == 1 and not data["ok"] and all({"rule", "message"} <= set(f) for f in data["findings"])
+
+
+def test_triage_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    code, out, _ = run(
+        capsys, "--db", url, "rules", "triage", "我家楼下有人持刀打架，已经有人受伤了", "--json"
+    )
+    data = json.loads(out)
+    assert code == 0 and data["class"] == "emergency" and data["route"] == "110"
+    assert set(data) >= {"class", "route", "reason", "rule"}
+
+
+def test_ticket_lifecycle_and_show_json(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    base = ["--db", db]
+    code, out, _ = run(
+        capsys,
+        *base,
+        "--user",
+        "a1",
+        "--now",
+        "2025-01-24T16:00:00",
+        "ticket",
+        "new",
+        "--type",
+        "投诉",
+        "--channel",
+        "12345电话",
+        "--text",
+        "友谊路路灯不亮一周了",
+        "--phone",
+        "13812345678",
+        "--label",
+        "【互联网+督查】",
+        "--json",
+    )
+    assert code == 0
+    no = json.loads(out)["no"]
+    assert no == "TJ20250124-000001"
+    assert (
+        run(
+            capsys,
+            *base,
+            "--user",
+            "a1",
+            "--now",
+            "2025-01-24T16:00:00",
+            "ticket",
+            "dispatch",
+            no,
+            "--unit",
+            "HX-CG",
+        )[0]
+        == 0
+    )
+    assert run(capsys, *base, "--user", "l1", "--now", "2025-01-24T17:00:00", "ticket", "accept", no)[0] == 0
+    code, _, err = run(
+        capsys,
+        *base,
+        "--user",
+        "l1",
+        "--now",
+        "2025-01-24T17:10:00",
+        "ticket",
+        "return",
+        no,
+        "--code",
+        "not_our_duty",
+        "--reason",
+        "非本单位",
+        "--basis",
+        "条例",
+        "--suggested-unit",
+        "JTW",
+    )
+    assert code == 2 and "督查部门同意" in err
+    assert (
+        run(
+            capsys,
+            *base,
+            "--user",
+            "l1",
+            "--now",
+            "2025-01-27T10:00:00",
+            "ticket",
+            "reply",
+            no,
+            "--text",
+            GOOD_REPLY,
+        )[0]
+        == 0
+    )
+    assert (
+        run(
+            capsys,
+            *base,
+            "--user",
+            "d1",
+            "--now",
+            "2025-01-27T11:00:00",
+            "ticket",
+            "review-reply",
+            no,
+            "--approve",
+        )[0]
+        == 0
+    )
+    assert (
+        run(
+            capsys,
+            *base,
+            "--user",
+            "c1",
+            "--now",
+            "2025-01-27T12:00:00",
+            "ticket",
+            "callback",
+            no,
+            "--satisfaction",
+            "基本满意",
+        )[0]
+        == 0
+    )
+    code, out, _ = run(capsys, *base, "--user", "d1", "ticket", "show", no, "--json")
+    data = json.loads(out)
+    assert data["no"] == no and data["status"] == "closed" and data["type"] == "complaint"
+    assert data["channel"] == "phone" and data["urgency"] == "normal" and data["labels"] == ["互联网+督查"]
+    a = data["assignments"][0]
+    assert {"unit", "role", "status", "due_at", "accepted_at", "returns", "extensions"} <= set(a)
+    assert (
+        a["unit"] == "HX-CG"
+        and a["due_at"] == "2025-02-07T16:00:00+08:00"
+        and a["accepted_at"] == "2025-01-24T17:00:00+08:00"
+    )
+    assert [e["kind"] for e in data["events"]][:3] == ["created", "dispatched", "accepted"]
+    assert all({"kind", "at", "actor"} <= set(e) for e in data["events"])
+
+
+def test_refused_and_malformed_commands(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    base = ["--db", db]
+    code, _, err = run(
+        capsys, *base, "--user", "a1", "ticket", "new", "--type", "闲聊", "--text", "你好你好你好"
+    )
+    assert code == 2 and "未知的诉求类型" in err and "consult(咨询)" in err
+    code, _, err = run(capsys, *base, "--user", "nobody", "ticket", "list")
+    assert code == 2 and "用户不存在" in err
+    code, _, err = run(capsys, *base, "ticket", "dispatch")
+    assert code == 2 and "命令格式错误" in err
+    code, _, err = run(capsys, *base, "--user", "a1", "--now", "2025-13-01", "ticket", "list")
+    assert code == 2 and "时间格式不正确" in err
+    code, _, err = run(
+        capsys, *base, "--user", "l1", "ticket", "new", "--type", "consult", "--text", "问一下社保怎么交"
+    )
+    assert code == 2 and "无权受理诉求" in err
+    code, out, _ = run(capsys, *base, "--user", "d1", "ticket", "list", "--json")
+    assert json.loads(out) == []  # nothing was created by the refused commands
+
+
+def test_uninitialised_store_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--db", f"sqlite:///{tmp_path / 'x.db'}", "--user", "a1", "ticket", "list")
+    assert code == 2 and "hotline init" in err
+
+
+def test_init_upgrades_without_losing_rows(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    assert (
+        run(
+            capsys,
+            "--db",
+            db,
+            "--user",
+            "a1",
+            "ticket",
+            "new",
+            "--type",
+            "consult",
+            "--text",
+            "社保卡丢了怎么补办",
+        )[0]
+        == 0
+    )
+    code, out, _ = run(capsys, "--db", db, "init", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["before"] == data["after"]
+    code, out, _ = run(capsys, "--db", db, "--user", "a1", "ticket", "list", "--json")
+    assert len(json.loads(out)) == 1
+
+
+def test_python_m_entry_point(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hotline_tui",
+            "--db",
+            f"sqlite:///{tmp_path / 'm.db'}",
+            "rules",
+            "triage",
+            "社保卡怎么补办",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0 and "accept" in proc.stdout
