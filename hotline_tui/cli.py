@@ -858,7 +858,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("no")
         p.add_argument("--assignment", type=int)
         if name == "return":
-            p.add_argument("--code", required=True, help="退单理由代码")
+            p.add_argument(
+                "--code",
+                default="not_our_duty",
+                help="退单理由代码或中文名（默认 not_our_duty 非本单位职责）",
+            )
             p.add_argument("--reason")
             p.add_argument("--basis")
             p.add_argument("--suggested-unit")

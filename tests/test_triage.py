@@ -198,3 +198,27 @@ def test_result_is_frozen() -> None:
     assert isinstance(result, TriageResult)
     with pytest.raises(AttributeError):
         result.cls = "emergency"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", ["tianjin", "guangzhou", "taian", "tianjin-2015"])
+@pytest.mark.parametrize(
+    ("text", "cls", "route"),
+    [
+        ("我爸突然倒在地上叫不醒了怎么办", "emergency", "120"),  # T24 13(1)
+        ("家里天然气味道很重，好像漏气了", "emergency", "119"),  # T24 13(1)
+        ("隔壁邻居天天吵架，今天打起来了，拿着菜刀", "emergency", "110"),  # T24 13(1)
+        ("昨天晚上小区着火了，今天想问问物业赔偿的事", "accept", None),  # past event: not an emergency
+        ("自行车轮胎漏气了，附近哪里有修车的", "accept", None),
+        ("我想查一下我前妻现在住哪里", "secret", None),  # T24 13(3)
+        ("帮我开个假的病假条", "unlawful", None),  # T24 13(4)
+    ],
+)
+def test_cues_hold_in_every_profile(name: str, text: str, cls: str, route: str | None) -> None:
+    result = triage(text, load_policy(name))
+    assert result.cls == cls, (name, text, result.reason)
+    if route is not None:
+        assert result.route == route
+
+
+def test_hebei_district_is_in_tianjin() -> None:
+    assert triage("河北区民权门附近停水了", load_policy("tianjin")).cls == "accept"

@@ -221,7 +221,9 @@ def request_return(
 ) -> UnitRequest:
     """Ask the centre to take the order back (T24 17; TTR 8(3)(4), 13; GZ 14)."""
     p = ctx.policy
-    reason = p.return_reason(reason_code)
+    reason = p.return_reason(reason_code) or next(
+        (r for r in p.return_reasons if r.label == reason_code.strip()), None
+    )
     if reason is None:
         options = "、".join(f"{r.code}({r.label})" for r in p.return_reasons)
         raise InvalidInput(f"退单理由不在允许范围内：{reason_code}（可选：{options}）")
@@ -345,6 +347,7 @@ def request_stop(
 ) -> UnitRequest:
     """Ask to stop handling: the caller refuses to cooperate or insists on an unreasonable demand (TA 15(5)(6))."""
     p = ctx.policy
+    reason_code = next((k for k, v in p.stop_reasons.items() if v == reason_code.strip()), reason_code)
     if reason_code not in p.stop_reasons:
         options = "、".join(f"{k}({v})" for k, v in p.stop_reasons.items())
         raise InvalidInput(f"终止办理的理由不在允许范围内：{reason_code}（可选：{options}）")
