@@ -276,7 +276,11 @@ def _read_text_arg(value: str) -> str:
     if value == "-":
         return sys.stdin.read()
     path = Path(value)
-    if path.exists() and path.is_file():
+    try:
+        is_file = "\n" not in value and len(value.encode()) < 1024 and path.is_file()
+    except OSError:  # a long text is not a file name
+        is_file = False
+    if is_file:
         try:
             return path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

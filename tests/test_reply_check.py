@@ -253,3 +253,21 @@ def test_to_json() -> None:
     assert isinstance(data["findings"], list)
     assert all(set(f) == {"rule", "message"} for f in data["findings"])
     assert ReplyCheck(True, []).to_json() == {"ok": True, "findings": []}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # staff named by role ("执法人员李强") or by name with the phone in brackets; results "已依法责令…"
+        "2025年3月5日14时30分，南开区市场监管局执法人员李强（联系电话：022-27351234）电话联系诉求人，随后到涉事超市现场检查，"
+        "发现该超市确有销售过期酸奶的行为，已依法责令其下架全部过期食品并立案调查，诉求人对处理结果表示认可。",
+        "4月2日9时，区人社局劳动监察大队王磊（电话022-58301234）联系诉求人了解情况，经调取考勤记录和工资发放记录，"
+        "查实该公司拖欠诉求人2个月工资共计9600元，已责令公司于4月10日前足额支付，诉求人表示接受。",
+        # a consult answered by explaining the rule is a result too (TTR 16(1)), unlike a bare 「已解释相关政策」
+        "5月8日16时，市公积金中心提取科工作人员赵敏（电话022-23456700）致电诉求人，解释了租房提取公积金须提供的材料和办理流程，"
+        "并告知可通过手机APP线上办理，诉求人表示清楚了，无异议。",
+    ],
+)
+def test_complete_replies_in_other_words_pass(text: str) -> None:  # TTR 16(1)
+    result = check_reply(text, load_policy("tianjin"))
+    assert result.ok, [f.message for f in result.findings]
