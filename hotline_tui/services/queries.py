@@ -153,6 +153,7 @@ class TicketRow:
     units: str
     due_at: str | None
     labels: str
+    due_iso: str | None = None
 
 
 def visible_tickets(ctx: Ctx, *, limit: int = 200, status: str | None = None) -> list[TicketRow]:
@@ -181,6 +182,7 @@ def visible_tickets(ctx: Ctx, *, limit: int = 200, status: str | None = None) ->
                     units.get(a.unit_id, ""),
                     local(a.due_at).strftime("%m-%d %H:%M"),
                     " ".join(f"【{x}】" for x in t.labels),
+                    iso(a.due_at),
                 )
                 for t, a in pairs
             ]
@@ -214,14 +216,37 @@ def visible_tickets(ctx: Ctx, *, limit: int = 200, status: str | None = None) ->
                     "、".join(units.get(a.unit_id, "") for a in live),
                     local(due).strftime("%m-%d %H:%M") if due else None,
                     " ".join(f"【{x}】" for x in t.labels),
+                    iso(due),
                 )
             )
         return out
 
 
-def _summary(text: str, width: int = 40) -> str:
+def _summary(text: str, width: int = 80) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def unit_counts(ctx: Ctx, soon_hours: int = 4) -> dict[str, int]:
+    """A liaison's running orders: 待接单 / 办理中 / 即将超时 (within ``soon_hours``) / 已超时."""
+    from datetime import timedelta
+
+    now = ctx.now()
+    with ctx.read() as s:
+        running = s.exec(
+            select(Assignment.status, Assignment.due_at).where(
+                col(Assignment.unit_id).in_(ctx.actor.unit_ids),
+                col(Assignment.status).in_(("pending", "handling")),
+            )
+        ).all()
+    dues = [local(due) for _, due in running]
+    soon = now + timedelta(hours=soon_hours)
+    return {
+        "pending": sum(1 for st, _ in running if st == "pending"),
+        "handling": sum(1 for st, _ in running if st == "handling"),
+        "due_soon": sum(1 for d in dues if now <= d < soon),
+        "overdue": sum(1 for d in dues if d < now),
+    }
 
 
 def status_counts(ctx: Ctx) -> dict[str, int]:

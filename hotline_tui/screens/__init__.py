@@ -1,0 +1,1 @@
+"""Textual screens. Only this package, ``widgets/`` and ``app.py`` import Textual."""
