@@ -271,3 +271,11 @@ def test_to_json() -> None:
 def test_complete_replies_in_other_words_pass(text: str) -> None:  # TTR 16(1)
     result = check_reply(text, load_policy("tianjin"))
     assert result.ok, [f.message for f in result.findings]
+
+
+def test_stakeout_and_fine_under_a_regulation_pass() -> None:  # TTR 16(1): process and result in other words
+    text = (
+        "6月3日10时，河西区城管委执法队员张伟（电话022-28123456）联系诉求人，经连续三晚蹲守，查实该烧烤摊夜间占道经营，"
+        "已依据《天津市市容和环境卫生管理条例》对摊主处以500元罚款并责令撤除，诉求人表示满意。"
+    )
+    assert check_reply(text, load_policy("tianjin")).ok

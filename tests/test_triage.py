@@ -222,3 +222,17 @@ def test_cues_hold_in_every_profile(name: str, text: str, cls: str, route: str |
 
 def test_hebei_district_is_in_tianjin() -> None:
     assert triage("河北区民权门附近停水了", load_policy("tianjin")).cls == "accept"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "鞍山西道的小区停水了",  # a street named after a province is a street of this city
+        "福州道路面塌陷，车辆绕行",
+        "家里灶打不着火了，燃气公司能来修吗",  # 打不着火: the stove, not a fire
+        "担心着火，楼道里堆满了纸箱",  # a hazard to report, not a fire (T24 13(1) is for emergencies)
+        "树歪了，怕倒了砸车砸人",
+    ],
+)
+def test_local_streets_and_hypotheticals_are_accepted(text: str) -> None:
+    assert triage(text, load_policy("tianjin")).cls == "accept"

@@ -55,8 +55,21 @@ PREFIX_NEGATORS = (
     "假如",
     "要是",
     "不会",
+    "担心",
+    "害怕",
+    "怕",
+    "打不",
+    "点不",
 )
 PREFIX_WINDOW = 4  # characters before the word in which a negator counts ("没有发生火灾")
+
+# Language, not policy: a place name directly followed by one of these names a street or a landmark of
+# this city (鞍山西道, 福州道, 北京路, 四川菜馆), not a matter happening in that place.
+PLACE_SUFFIXES = (
+    "道", "路", "街", "大街", "里", "巷", "胡同", "桥", "小区", "花园", "公寓", "大厦", "广场", "商场",
+    "饭店", "菜", "馆", "酒店", "宾馆", "中学", "小学", "大学", "医院",
+)  # fmt: skip
+PLACE_CLASSES = ("out_of_city", "regional")
 
 _CLAUSE_SPLIT = re.compile(r"[，,。．；;！!？?\n\r:：…~～]+|\s+")
 
@@ -100,11 +113,16 @@ def _negated_before(clause: str, start: int) -> str:
     return next((n for n in PREFIX_NEGATORS if n in before), "")
 
 
-def _cancel(tc: TriageClass, parts: list[str], i: int, start: int) -> str:
+def _cancel(tc: TriageClass, parts: list[str], i: int, start: int, word: str = "") -> str:
     clause = parts[i]
     negator = _negated_before(clause, start)
     if negator:
         return negator
+    if word and tc.code in PLACE_CLASSES:
+        after = clause[start + len(word) : start + len(word) + 2]
+        suffix = next((x for x in PLACE_SUFFIXES if after.startswith(x)), "")
+        if suffix:
+            return word + suffix
     negation = next((n for n in tc.negations if n in clause), "")
     if negation:
         return negation
@@ -121,7 +139,7 @@ def hits(tc: TriageClass, parts: list[str]) -> list[Hit]:
     for i, clause in enumerate(parts):
         for word in tc.keywords:
             for start in _occurrences(clause, word):
-                out.append(Hit(word, clause, (i, start), cancelled_by=_cancel(tc, parts, i, start)))
+                out.append(Hit(word, clause, (i, start), cancelled_by=_cancel(tc, parts, i, start, word)))
         if not tc.topics:
             continue
         window = "".join(parts[max(0, i - 1) : i + 2])
@@ -129,7 +147,7 @@ def hits(tc: TriageClass, parts: list[str]) -> list[Hit]:
             for start in _occurrences(clause, word):
                 cue = next((c for c in tc.context if c in window.replace(word, "", 1)), "")
                 if cue:
-                    out.append(Hit(word, clause, (i, start), cue, _cancel(tc, parts, i, start)))
+                    out.append(Hit(word, clause, (i, start), cue, _cancel(tc, parts, i, start, word)))
     return sorted(out, key=lambda h: h.position)
 
 
