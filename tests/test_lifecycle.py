@@ -615,3 +615,13 @@ def test_other_profiles_run_the_same_lifecycle(make_world: Callable[[str], World
         hd.reply(w.as_("cg"), aid, good)
         rv.review_reply(w.as_("disp1"), aid, approve=True)
         assert ticket(w, no).status in ("callback", "closed")
+
+
+def test_a_parent_units_officer_sees_each_ticket_once(world: World) -> None:
+    # the officer of HX-CG sees its sub-unit's orders too; a ticket with two of their assignments is one row
+    from hotline_tui.services.queries import visible_tickets
+
+    no = new_ticket(world)
+    dp.dispatch(world.as_("disp1"), no, ["HX-CG", "HX-CG-ZM"])
+    rows = visible_tickets(world.as_("cg"))
+    assert [r.no for r in rows] == [no]

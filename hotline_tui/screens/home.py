@@ -251,9 +251,13 @@ class HomeScreen(Screen[None]):
         now = self.ctx.now()
         years = [y for y in (now.year, now.year + 1) if self.ctx.calendar.warning_for(y)]
         if years:
-            text = self.ctx.calendar.warning_for(years[0]) or ""
-            if len(years) > 1:
-                text += f"（{years[1]}年同样尚未录入）"
+            if self.app.size.width < 120:  # one line at 80 columns; the full text is in F1 help and the CLI
+                listed = "、".join(str(y) for y in years)
+                text = f"{listed}年节假日未录入，时限暂按周一至周五计算（hotline calendar add）"
+            else:
+                text = self.ctx.calendar.warning_for(years[0]) or ""
+                if len(years) > 1:
+                    text += f"（{years[1]}年同样尚未录入）"
             self.warning.update("注意：" + text)
         self.warning.display = bool(years)
         self.summary.display = self.sees_tickets

@@ -170,7 +170,12 @@ def visible_tickets(ctx: Ctx, *, limit: int = 200, status: str | None = None) ->
                 .order_by(col(Assignment.status).in_(("pending", "handling")).desc(), col(Assignment.due_at))
                 .limit(limit)
             )
-            pairs = list(s.exec(stmt))
+            pairs = []
+            seen: set[int | None] = set()
+            for t, a in s.exec(stmt):  # live assignments come first: one row per ticket
+                if t.id not in seen:
+                    seen.add(t.id)
+                    pairs.append((t, a))
             return [
                 TicketRow(
                     t.no,
