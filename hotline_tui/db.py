@@ -8,7 +8,9 @@ Read-only sessions opt out with the ``hotline_readonly`` execution option.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,10 +85,50 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_held = threading.local()
+
+
+def _depth() -> int:
+    value = getattr(_held, "depth", 0)
+    return int(value)
+
+
+@contextmanager
+def writer_queue(engine: Engine) -> Iterator[None]:
+    """Queue SQLite writers on a kernel lock (``<db>-writers``) before ``BEGIN IMMEDIATE``.
+
+    SQLite's busy handler polls with sleeps of up to 100 ms, so under load the write lock often sits free
+    while every waiter sleeps (measured: 16 saturated writers waited up to 11 s). ``flock`` wakes the
+    next waiter as soon as the lock is released. Where the file cannot be opened (another user's
+    read-only directory) SQLite's own locking still guards the data. Re-entrant within a thread.
+    """
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:" or _depth():
+        _held.depth = _depth() + 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    try:
+        fd = os.open(f"{path}-writers", os.O_RDWR | os.O_CREAT, 0o664)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _held.depth = 1
+        yield
+    finally:
+        _held.depth = 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
     """A session whose transaction takes the write lock at once (SQLite) and commits on success."""
-    with Session(engine, expire_on_commit=False) as session:
+    with writer_queue(engine), Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -11,13 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from hotline_tui.clock import Clock, SystemClock, iso, local
 from hotline_tui.db import describe_operational_error, read_session, write_session
-from hotline_tui.errors import ConcurrentUpdate, NotFound, PermissionDenied
+from hotline_tui.errors import ConcurrentUpdate, HotlineError, NotFound, PermissionDenied
 from hotline_tui.models import (
     ROLE_LABELS,
     Assignment,
@@ -84,6 +85,8 @@ class Ctx:
                 yield session
         except StaleDataError:
             raise ConcurrentUpdate() from None
+        except IntegrityError:
+            raise HotlineError("与他人同时提交的数据冲突，请重试（操作未生效）") from None
         except OperationalError as exc:
             raise describe_operational_error(exc) from None
 
@@ -262,9 +265,11 @@ def record_event(
         session.flush()
     head = session.exec(select(ChainHead).where(ChainHead.id == 1).with_for_update()).first()
     if head is None:
-        head = ChainHead(id=1, last_id=0, last_hash="")
-        session.add(head)
-        session.flush()
+        # the first event of a new store: several writers may get here at once (PostgreSQL)
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(insert(ChainHead).values(id=1, last_id=0, last_hash="").on_conflict_do_nothing())
+        head = session.exec(select(ChainHead).where(ChainHead.id == 1).with_for_update()).one()
     ev = Event(
         ticket_id=ticket.id
         if ticket is not None
