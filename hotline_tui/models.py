@@ -239,6 +239,47 @@ class KBEntry(SQLModel, table=True):
     reviewed_at: datetime | None = None
 
 
+class KBVersion(SQLModel, table=True):
+    """Every version of a KB entry: who changed what, and whether the centre has approved it (TA 7(3)).
+
+    The ``KBEntry`` row holds what agents see (the last approved version); a unit's change waits here
+    as ``pending`` until a reviewer approves it.
+    """
+
+    __table_args__ = (UniqueConstraint("entry_id", "version"), Index("ix_kbversion_status", "status"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: str = Field(foreign_key="kbentry.id", max_length=64, index=True)
+    version: int
+    title: str = Field(max_length=255)
+    body: str
+    keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    category: str = Field(default="", max_length=255)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    valid_from: date | None = None
+    valid_to: date | None = None
+    source: str = Field(default="", max_length=255)
+    status: str = Field(default="published", max_length=16)  # published | pending | rejected | superseded
+    change: str = Field(default="edit", max_length=16)  # create | edit | import | withdraw
+    changed_at: datetime
+    changed_by: int | None = Field(default=None, foreign_key="user.id")
+    reviewed_at: datetime | None = None
+    reviewed_by: int | None = Field(default=None, foreign_key="user.id")
+    review_note: str = ""
+
+
+class KBSearchLog(SQLModel, table=True):
+    """Searches agents ran: which found nothing is what the KB should learn next."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    query: str = Field(max_length=200)
+    hits: int = 0
+    top_entry: str | None = Field(default=None, max_length=64)
+    opened_entry: str | None = Field(default=None, max_length=64)
+
+
 class CalendarDay(SQLModel, table=True):
     """A holiday override an admin added to the store (``hotline calendar add``)."""
 

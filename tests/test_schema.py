@@ -44,3 +44,31 @@ def test_core_layers_do_not_import_textual() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_init_upgrades_an_old_store_without_losing_rows(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from hotline_tui.cli import main
+    from hotline_tui.store import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    cfg = alembic_config()
+    with engine.begin() as conn:  # a store as the first release left it
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO unit (code, name, kind, keywords, active) VALUES ('HX', '河西区', 'district', '[]', 1)"
+            )
+        )
+    assert current_revision(engine) == "0001"
+    assert main(["--db", url, "--user", "x", "ticket", "list"]) == 2  # an old schema is refused with advice
+    assert main(["--db", url, "init"]) == 0
+    assert current_revision(engine) == SCHEMA_HEAD
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM unit")).scalar_one() == "河西区"
+        assert conn.execute(text("SELECT count(*) FROM kbversion")).scalar_one() == 0
