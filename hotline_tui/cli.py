@@ -10,7 +10,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -965,7 +964,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("HOTLINE_DEBUG"):
             raise
         return 3
-
-
-def today() -> date:
-    return date.today()

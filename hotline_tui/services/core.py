@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from hotline_tui.clock import Clock, SystemClock, iso, local
 from hotline_tui.db import describe_operational_error, read_session, write_session
-from hotline_tui.errors import ConcurrentUpdate, HotlineError, NotFound, PermissionDenied
+from hotline_tui.errors import ConcurrentUpdate, HotlineError, InvalidInput, NotFound, PermissionDenied
 from hotline_tui.models import (
     ROLE_LABELS,
     Assignment,
@@ -304,8 +304,6 @@ def _jsonable(value: Any) -> Any:
 
 def clean_text(value: str | None, *, field: str, max_len: int, required: bool = False) -> str:
     """Strip control characters (keeping newlines and tabs) and enforce a length."""
-    from hotline_tui.errors import InvalidInput
-
     text = "".join(ch for ch in (value or "") if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127))
     text = text.replace("\r", "").strip()
     if required and not text:

@@ -14,6 +14,7 @@ from hotline_tui.models import KBEntry, Ticket, TicketCounter
 from hotline_tui.privacy import normalize_phone, valid_phone
 from hotline_tui.services.core import (
     Ctx,
+    check_version,
     clean_text,
     get_ticket,
     labels_of,
@@ -185,10 +186,7 @@ def answer_on_spot(
     note = clean_text(note, field="答复说明", max_len=2000)
     with ctx.write() as s:
         ticket = get_ticket(s, no, lock=True)
-        if expected_version is not None and ticket.version != expected_version:
-            from hotline_tui.errors import ConcurrentUpdate
-
-            raise ConcurrentUpdate()
+        check_version(ticket, expected_version, f"工单 {ticket.no}")
         if ticket.status != "new":
             raise RuleViolation(f"工单 {ticket.no} 当前状态不能直接答复（只有待派单的工单可以当场答复）")
         if ticket.type != "consult":
@@ -230,10 +228,7 @@ def refer(
         route = clean_text(route, field="告知途径", max_len=200) or chosen.route
     with ctx.write() as s:
         ticket = get_ticket(s, no, lock=True)
-        if expected_version is not None and ticket.version != expected_version:
-            from hotline_tui.errors import ConcurrentUpdate
-
-            raise ConcurrentUpdate()
+        check_version(ticket, expected_version, f"工单 {ticket.no}")
         if ticket.status != "new":
             raise RuleViolation(f"工单 {ticket.no} 已派单或已办结，不能再分类转接")
         ticket.status = "referred"
