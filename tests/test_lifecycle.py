@@ -625,3 +625,19 @@ def test_a_parent_units_officer_sees_each_ticket_once(world: World) -> None:
     dp.dispatch(world.as_("disp1"), no, ["HX-CG", "HX-CG-ZM"])
     rows = visible_tickets(world.as_("cg"))
     assert [r.no for r in rows] == [no]
+
+
+def test_a_reply_withdraws_open_requests_and_rehandling_cannot_be_extended(world: World) -> None:
+    # GZ 20: a re-handling cannot be extended, not even by an extension requested before the reply
+    w = world
+    no, aid = accepted(w)
+    req = _ext(w, aid)
+    hd.reply(w.as_("cg"), aid, GOOD_REPLY)
+    with read_session(w.engine) as s:
+        assert s.get(UnitRequest, req.id).status == "withdrawn"  # type: ignore[union-attr]
+    refused(w, lambda: rv.review_extension(w.as_("disp1"), req.id or 0, approve=True), "不能重复审核")
+    rv.review_reply(w.as_("disp1"), aid, approve=True)
+    w.at("2025-02-05T10:00:00")
+    cb.record_callback(w.as_("cb1"), no, reached=True, satisfaction="dissatisfied", reason="unsolved")
+    assert assignment(w, no).rehandling
+    refused(w, lambda: _ext(w, aid), "重新办理的工单不得延期")

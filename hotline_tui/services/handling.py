@@ -130,6 +130,8 @@ def _can_stop(ctx: Ctx, s: Session, a: Assignment, t: Ticket) -> None:
         raise RuleViolation("只有已接单、办理中的派单可以申请终止办理")
     if open_request(s, a, "stop") is not None:
         raise RuleViolation("已有终止办理申请正在审核")
+    if open_request(s, a, "return") is not None:
+        raise RuleViolation("退单申请审核中，暂不能申请终止办理")
 
 
 def _can_reply(ctx: Ctx, s: Session, a: Assignment, t: Ticket) -> None:
@@ -391,6 +393,15 @@ def reply(ctx: Ctx, assignment_id: int, text: str, *, expected_version: int | No
             lines = "；".join(f.message for f in result.findings)
             raise RuleViolation(f"答复不符合要求，未提交：{lines}", rule=ctx.policy.reply.cite)
         now = ctx.now()
+        withdrawn = []
+        for kind in ("extension", "stop"):  # the reply makes the unit's open requests moot
+            req = open_request(s, a, kind)
+            if req is not None:
+                req.status = "withdrawn"
+                req.decided_at = now
+                req.decision_note = "承办单位已答复，申请自动撤回"
+                s.add(req)
+                withdrawn.append(req.id)
         a.reply_text = body
         a.replied_at = now
         a.status = "replied"
@@ -402,6 +413,11 @@ def reply(ctx: Ctx, assignment_id: int, text: str, *, expected_version: int | No
             s,
             "replied",
             assignment=a,
-            payload={"overdue": a.overdue_at_close, "role": a.role, "due_at": describe_time(a.due_at)},
+            payload={
+                "overdue": a.overdue_at_close,
+                "role": a.role,
+                "due_at": describe_time(a.due_at),
+                **({"withdrawn_requests": withdrawn} if withdrawn else {}),
+            },
         )
     return a

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from hotline_tui.clock import iso, local
 from hotline_tui.errors import InvalidInput, NotFound, RuleViolation
-from hotline_tui.models import Assignment, Ticket, UnitRequest
+from hotline_tui.models import ASSIGNMENT_STATUSES, Assignment, Ticket, UnitRequest
 from hotline_tui.policy import Period
 from hotline_tui.services.core import (
     Ctx,
@@ -73,6 +73,9 @@ def review_return(
             payload["rule"] = p.return_review_cite
             record_event(ctx, s, "return_rejected", assignment=a, payload=payload)
             return req
+        if a.status not in ("pending", "handling"):
+            label = ASSIGNMENT_STATUSES.get(a.status, a.status)
+            raise RuleViolation(f"该派单已{label.removeprefix('已')}，退单申请无法批准（可驳回）")
         now = ctx.now()
         a.status = "returned"
         a.closed_at = now
@@ -117,6 +120,8 @@ def review_extension(ctx: Ctx, request_id: int, *, approve: bool, note: str = ""
                 raise RuleViolation("该派单已不在办理中，延期申请无法批准")
             if a.extensions >= ext.max_count:
                 raise RuleViolation(f"已延期{a.extensions}次，不得再次延期（{ext.cite_count}）")
+            if a.rehandling and not ctx.policy.callback.rehandle_extension:
+                raise RuleViolation(f"重新办理的工单不得延期（{ctx.policy.callback.cite_rehandle}）")
             period = Period(a.period_amount, a.period_unit)  # type: ignore[arg-type]
             new_due = add_period(ctx.calendar, ctx.policy, local(a.due_at), period)
             a.due_at = new_due.due_at
@@ -175,8 +180,12 @@ def review_reply(
         assert t is not None
         if a.status != "replied":
             raise RuleViolation("该派单没有待审核的答复")
-        if a.role == "co":
+        if a.role == "co" and any(
+            x.role == "lead" and x.status in ("pending", "handling", "replied")
+            for x in ticket_assignments(s, t)
+        ):
             raise RuleViolation("协办单位的意见由牵头单位汇总答复，请审核牵头单位的答复")
+        # a co-unit whose lead has left the order (stopped) answers for its own part and is reviewed itself
         now = ctx.now()
         payload: dict[str, Any] = {"note": note}
         if approve:
