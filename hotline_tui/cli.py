@@ -93,6 +93,12 @@ def cmd_init(args: argparse.Namespace) -> int:
             if not store_is_empty(engine):
                 raise InvalidInput("数据库已有数据，演示数据只能载入空库（已有数据未改动）")
             loaded = load_demo(engine, now=_clock(args).now())
+    if (
+        had and before != after
+    ):  # a new index layout: rebuild it from the entries (demo loads build their own)
+        from hotline_tui.search import rebuild_index
+
+        rebuild_index(engine)
     result = {
         "url": str(engine.url.render_as_string(hide_password=True)),
         "before": before,
@@ -728,6 +734,150 @@ def cmd_ticket_review_appeal(args: argparse.Namespace) -> int:
     return _done(args, ctx, args.no, f"{args.no} 申诉已{'采纳（不作负面评价）' if approve else '驳回'}")
 
 
+# ---------------------------------------------------------------- knowledge base
+
+
+def cmd_kb_import(args: argparse.Namespace) -> int:
+    from hotline_tui.services import kb
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"无法读取文件 {path}：{exc}") from None
+    result = kb.import_jsonl(_admin_ctx(args), text, str(path))
+    _out(
+        args,
+        result,
+        f"知识库导入完成：新增 {result['created']}，更新 {result['updated']}，未变 {result['unchanged']}",
+    )
+    return 0
+
+
+def cmd_kb_export(args: argparse.Namespace) -> int:
+    from hotline_tui.services import kb
+
+    text = kb.export_jsonl(_admin_ctx(args), include_expired=not args.current_only)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"已导出到 {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_kb_search(args: argparse.Namespace) -> int:
+    from hotline_tui.search import search
+    from hotline_tui.services import kb
+
+    ctx = _ctx(args, need_user=False)
+    query = " ".join(args.query)
+    with ctx.read() as s:
+        hits = search(
+            s,
+            query,
+            limit=args.limit,
+            category=args.category,
+            unit=args.unit,
+            include_expired=args.include_expired,
+            today=ctx.now().date(),
+        )
+    if ctx.actor.id is not None:
+        kb.log_search(ctx, query, len(hits), hits[0].id if hits else None)
+    labels = {"current": "", "upcoming": "【即将生效】", "expired": "【已失效】"}
+    data = [
+        {
+            **h.to_json(),
+            "category": h.category,
+            "unit": h.unit,
+            "validity": h.validity,
+            "valid_from": h.valid_from,
+            "valid_to": h.valid_to,
+        }
+        for h in hits
+    ]
+    text = (
+        "\n".join(f"{h.id}  {labels.get(h.validity, '')}{h.title}\n    {h.snippet}" for h in hits)
+        or "没有找到相关知识点"
+    )
+    _out(args, data, text)
+    return 0
+
+
+def cmd_kb_report(args: argparse.Namespace) -> int:
+    from hotline_tui.services import kb
+
+    report = kb.monthly_report(_ctx(args), args.month)
+    if args.format == "csv":
+        text = kb.report_csv(report)
+    elif args.format == "json" or args.json:
+        text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
+    else:
+        text = kb.report_markdown(report)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"已写入 {args.out}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def cmd_kb_upkeep(args: argparse.Namespace) -> int:
+    from hotline_tui.services import kb
+
+    ctx = _ctx(args)
+    data = kb.upkeep(ctx, ctx.now().date(), args.stale_days)
+    lines = [f"过期 {data['totals']['expired']} 条，久未更新 {data['totals']['stale']} 条（{data['cite']}）"]
+    for u in data["units"]:
+        lines.append(f"  {u['unit_name']}：过期 {u['expired_count']}，久未更新 {u['stale_count']}")
+    _out(args, data, "\n".join(lines))
+    return 0
+
+
+def cmd_kb_gaps(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from hotline_tui.services import kb
+
+    ctx = _ctx(args)
+    until = ctx.now().date()
+    rows = kb.search_gaps(ctx, until - timedelta(days=args.days), until)
+    _out(args, rows, "\n".join(f"{r['count']:>4}  {r['query']}" for r in rows) or "没有无结果的搜索")
+    return 0
+
+
+def cmd_kb_history(args: argparse.Namespace) -> int:
+    from hotline_tui.services import kb
+
+    rows = kb.history(_ctx(args), args.id)
+    lines = []
+    for r in rows:
+        lines.append(
+            f"v{r['version']} {r['status']} {r['change']} {r['changed_at']} {r['changed_by'] or ''} {r['title']}"
+        )
+        lines.extend(f"    {d}" for d in r["diff"])
+    _out(args, rows, "\n".join(lines))
+    return 0
+
+
+def cmd_kb_review(args: argparse.Namespace) -> int:
+    from hotline_tui.services import kb
+
+    ctx = _ctx(args)
+    if args.version is None:
+        rows = kb.review_queue(ctx)
+        _out(
+            args,
+            rows,
+            "\n".join(f"[{r['id']}] {r['entry']} v{r['version']} {r['change']} {r['title']}" for r in rows)
+            or "没有待审核的知识点修改",
+        )
+        return 0
+    change = kb.review_change(ctx, args.version, _decision(args), args.note or "")
+    _out(args, change.to_json(), f"已{'通过' if args.approve else '退回'}：{change.to_json()['entry']}")
+    return 0
+
+
 # ---------------------------------------------------------------- TUI
 
 
@@ -809,6 +959,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(cal, "add", cmd_calendar_add, "录入某年国务院节假日安排（TOML）")
     p.add_argument("year", type=_year)
     p.add_argument("file")
+
+    kbg = group("kb", "知识库")
+    p = add(kbg, "import", cmd_kb_import, "导入知识点（JSON Lines；同一 id 再次导入即更新并保留历史）")
+    p.add_argument("file")
+    p = add(kbg, "export", cmd_kb_export, "导出知识点（JSON Lines）")
+    p.add_argument("--out")
+    p.add_argument("--current-only", action="store_true")
+    p = add(kbg, "search", cmd_kb_search, "检索知识库")
+    p.add_argument("query", nargs="+")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--category")
+    p.add_argument("--unit")
+    p.add_argument("--include-expired", action="store_true")
+    p = add(kbg, "report", cmd_kb_report, "知识库月报（天津交通运输委规程第三十一条）")
+    p.add_argument("--month", required=True)
+    p.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    p.add_argument("--out")
+    p = add(kbg, "upkeep", cmd_kb_upkeep, "过期与久未更新的知识点（按承办单位）")
+    p.add_argument("--stale-days", type=int)
+    p = add(kbg, "gaps", cmd_kb_gaps, "无结果的搜索（知识库待补充）")
+    p.add_argument("--days", type=int, default=30)
+    p = add(kbg, "history", cmd_kb_history, "知识点修改历史")
+    p.add_argument("id")
+    p = add(kbg, "review", cmd_kb_review, "待审核的修改；给出 --version 与 --approve/--reject 即审核")
+    p.add_argument("--version", type=int)
+    p.add_argument("--approve", action="store_true")
+    p.add_argument("--reject", action="store_true")
+    p.add_argument("--note")
 
     tk = group("ticket", "工单")
     p = add(tk, "new", cmd_ticket_new, "受理新工单")

@@ -335,3 +335,42 @@ def test_python_m_entry_point(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 0 and "accept" in proc.stdout
+
+
+def test_kb_import_search_export_and_report(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    # DESIGN.md: KB import format; an unknown unit code is an error that lists the codes, nothing imported
+    lines = [
+        {"id": "T-1", "title": "社保卡补办", "body": "社保卡丢失后先挂失，再到合作银行网点补办，工本费20元。",
+         "keywords": ["社保卡丢了"], "unit": "HX-CG", "category": "社会保障/社保卡",
+         "valid_from": "2024-01-01", "valid_to": None},
+        {"id": "T-2", "title": "公积金租房提取", "body": "无房职工租房可按月提取住房公积金。", "keywords": ["gjj"],
+         "unit": "NOPE", "category": "住房公积金/提取", "valid_from": "2024-01-01", "valid_to": None},
+    ]  # fmt: skip
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
+    code, _, err = run(capsys, "--db", db, "kb", "import", str(bad))
+    assert code == 2 and "NOPE" in err and "HX-CG" in err
+    code, out, _ = run(capsys, "--db", db, "kb", "search", "社保", "--json")
+    assert json.loads(out) == []  # nothing was imported
+    lines[1]["unit"] = "SW"
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
+    code, out, _ = run(capsys, "--db", db, "kb", "import", str(good), "--json")
+    assert code == 0 and json.loads(out)["created"] == 2
+    code, out, _ = run(capsys, "--db", db, "--now", "2025-03-01T10:00:00", "kb", "search", "社保", "--json")
+    hits = json.loads(out)
+    assert (
+        hits[0]["id"] == "T-1"
+        and {"id", "title", "score", "snippet"} <= set(hits[0])
+        and "【" in hits[0]["snippet"]
+    )
+    code, out, _ = run(capsys, "--db", db, "kb", "search", "gjj", "--json")
+    assert [h["id"] for h in json.loads(out)][:1] == ["T-2"]
+    code, out, _ = run(capsys, "--db", db, "kb", "search", '"NEAR(社保 *', "--json")
+    assert code == 0  # user input never reaches the query syntax raw
+    code, out, _ = run(capsys, "--db", db, "kb", "export")
+    assert code == 0 and len(out.strip().splitlines()) == 2
+    code, out, _ = run(capsys, "--db", db, "--user", "d1", "kb", "report", "--month", "2025-01")
+    assert code == 2  # a dispatcher does not file KB reports
