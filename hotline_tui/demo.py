@@ -141,6 +141,9 @@ def load_demo(engine: Engine, now: datetime) -> dict[str, int]:
             display_name=str(u.get("display_name", "")),
         )
     kb_count = _insert_kb(engine, now)
+    from hotline_tui.search import rebuild_index
+
+    rebuild_index(engine)
 
     sim = _Sim(base, clock, now)
     refused = sim.run(read_calls())
