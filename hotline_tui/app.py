@@ -37,6 +37,7 @@ class HotlineApp(App[int]):
             tooltip="打开命令面板",
         ),
         Binding("f1", "help", "帮助", key_display="F1", id="app.help", tooltip="列出当前界面的按键"),
+        Binding("f3", "open_kb", "知识库", key_display="F3", id="app.kb", tooltip="知识库"),
         Binding(
             "question_mark",
             "help",
@@ -66,6 +67,18 @@ class HotlineApp(App[int]):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(self.screen_title(), self.key_help()))
+
+    def action_open_kb(self) -> None:
+        """F3 from anywhere: back to the knowledge base if it is open underneath, else open it."""
+        from hotline_tui.screens.kb import KBScreen
+
+        kb = next((s for s in reversed(self.screen_stack) if isinstance(s, KBScreen)), None)
+        if kb is None:
+            self.push_screen(KBScreen(self.ctx))
+            return
+        while self.screen is not kb:
+            self.pop_screen()
+        kb.action_focus_query()
 
     def screen_title(self) -> str:
         return str(getattr(self.screen, "BINDING_GROUP_TITLE", None) or "首页")

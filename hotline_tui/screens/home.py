@@ -264,11 +264,18 @@ class HomeScreen(Screen[None]):
         if not self.sees_tickets:
             role = self.ctx.actor.role_label
             coming = COMING_SCREENS.get(self.ctx.actor.role, "相应的工作界面")
-            self.empty.update(
-                f"您的角色是「{role}」，首页不列工单。\n\n"
-                f"即将提供的界面：{coming}。\n\n"
-                "在此之前，可用命令行完成相应工作：hotline --help"
-            )
+            if self.ctx.actor.role == "kb_editor":
+                self.empty.update(
+                    f"您的角色是「{role}」，首页不列工单。\n\n"
+                    "按 F3 打开知识库：检索、新增和修改条目、查看版本历史、审核队列。\n\n"
+                    "过期条目与月度知识库报告暂用命令行：hotline kb --help"
+                )
+            else:
+                self.empty.update(
+                    f"您的角色是「{role}」，首页不列工单。\n\n"
+                    f"即将提供的界面：{coming}。\n\n"
+                    "在此之前，可用命令行完成相应工作：hotline --help"
+                )
         else:
             self.table.focus()
         self.load()
