@@ -846,6 +846,19 @@ def cmd_kb_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kb_answered(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from hotline_tui.services import kb
+
+    ctx = _ctx(args)
+    until = ctx.now().date()
+    rows = kb.answered_by_entry(ctx, until - timedelta(days=args.days), until)
+    text = "\n".join(f"{r['count']:>4}  {r['entry']}  {r['title']}" for r in rows) or "期间没有直接答复的来电"
+    _out(args, rows, text)
+    return 0
+
+
 def cmd_kb_history(args: argparse.Namespace) -> int:
     from hotline_tui.services import kb
 
@@ -979,6 +992,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(kbg, "upkeep", cmd_kb_upkeep, "过期与久未更新的知识点（按承办单位）")
     p.add_argument("--stale-days", type=int)
     p = add(kbg, "gaps", cmd_kb_gaps, "无结果的搜索（知识库待补充）")
+    p.add_argument("--days", type=int, default=30)
+    p = add(kbg, "answered", cmd_kb_answered, "直接答复引用最多的知识点")
     p.add_argument("--days", type=int, default=30)
     p = add(kbg, "history", cmd_kb_history, "知识点修改历史")
     p.add_argument("id")
