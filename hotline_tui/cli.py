@@ -891,6 +891,38 @@ def cmd_kb_review(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- backup
+
+
+def _require_admin_if_named(args: argparse.Namespace) -> None:
+    """Backup and restore need no store login, but a named user must be an admin (T24 27)."""
+    user = args.user or os.environ.get("HOTLINE_USER")
+    if not user:
+        return
+    ctx = _admin_ctx(args)
+    if ctx.actor.role != "admin":
+        raise PermissionDenied(f"{ctx.actor.role_label}无权备份或恢复数据库（仅限系统管理员）")
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from hotline_tui.db import make_engine
+    from hotline_tui.services.backup import backup, describe
+
+    _require_admin_if_named(args)
+    result = backup(make_engine(args.db), Path(args.path), overwrite=args.force)
+    _out(args, result.to_json(), describe(result))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from hotline_tui.db import default_url
+    from hotline_tui.services.backup import describe, restore
+
+    result = restore(Path(args.path), args.db or default_url(), force=args.force)
+    _out(args, result.to_json(), describe(result))
+    return 0
+
+
 # ---------------------------------------------------------------- TUI
 
 
@@ -972,6 +1004,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(cal, "add", cmd_calendar_add, "录入某年国务院节假日安排（TOML）")
     p.add_argument("year", type=_year)
     p.add_argument("file")
+
+    p = add(sub, "backup", cmd_backup, "备份数据库（SQLite 在线备份；PostgreSQL 用 pg_dump）")
+    p.add_argument("path")
+    p.add_argument("--force", action="store_true", help="覆盖已存在的备份文件")
+    p = add(sub, "restore", cmd_restore, "从备份恢复到 --db 指定的数据库（非空库须加 --force）")
+    p.add_argument("path")
+    p.add_argument("--force", action="store_true", help="替换非空数据库中的现有数据")
 
     kbg = group("kb", "知识库")
     p = add(kbg, "import", cmd_kb_import, "导入知识点（JSON Lines；同一 id 再次导入即更新并保留历史）")

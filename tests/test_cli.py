@@ -374,3 +374,35 @@ def test_kb_import_search_export_and_report(
     assert code == 0 and len(out.strip().splitlines()) == 2
     code, out, _ = run(capsys, "--db", db, "--user", "d1", "kb", "report", "--month", "2025-01")
     assert code == 2  # a dispatcher does not file KB reports
+
+
+def test_backup_and_restore_commands(capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path) -> None:
+    # issue 4 point 5: hotline backup PATH / hotline restore, checked by restoring and comparing
+    assert (
+        run(
+            capsys,
+            "--db",
+            db,
+            "--user",
+            "a1",
+            "ticket",
+            "new",
+            "--type",
+            "consult",
+            "--text",
+            "社保卡丢了怎么补办",
+        )[0]
+        == 0
+    )
+    code, _, err = run(capsys, "--db", db, "--user", "a1", "backup", str(tmp_path / "x.db"))
+    assert code == 2 and "仅限系统管理员" in err
+    code, out, _ = run(capsys, "--db", db, "backup", str(tmp_path / "b.db"), "--json")
+    assert code == 0 and json.loads(out)["counts"]["ticket"] == 1
+    code, _, err = run(capsys, "--db", db, "backup", str(tmp_path / "b.db"))
+    assert code == 2 and "--force" in err
+    target = f"sqlite:///{tmp_path / 'restored.db'}"
+    assert run(capsys, "--db", target, "restore", str(tmp_path / "b.db"))[0] == 0
+    code, out, _ = run(capsys, "--db", target, "--user", "a1", "ticket", "list", "--json")
+    assert [r["summary"] for r in json.loads(out)] == ["社保卡丢了怎么补办"]
+    code, _, err = run(capsys, "--db", target, "restore", str(tmp_path / "b.db"))
+    assert code == 2 and "--force" in err  # a non-empty store is not overwritten silently
