@@ -93,9 +93,10 @@ def cmd_init(args: argparse.Namespace) -> int:
             if not store_is_empty(engine):
                 raise InvalidInput("数据库已有数据，演示数据只能载入空库（已有数据未改动）")
             loaded = load_demo(engine, now=_clock(args).now())
-    if (
-        had and before != after
-    ):  # a new index layout: rebuild it from the entries (demo loads build their own)
+    from hotline_tui.services.audit import install_guards
+
+    install_guards(engine)  # events append-only; table-rebuilding migrations drop triggers: on every init
+    if had and before != after:  # a new index layout: rebuild it (demo loads build their own)
         from hotline_tui.search import rebuild_index
 
         rebuild_index(engine)
@@ -891,6 +892,40 @@ def cmd_kb_review(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- audit
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from hotline_tui.db import make_engine
+    from hotline_tui.services.audit import verify_chain
+
+    user = args.user or os.environ.get("HOTLINE_USER")
+    report = verify_chain(_ctx(args) if user else make_engine(args.db))
+    if args.json:
+        print(report.to_json())
+    else:
+        for problem in report.problems:
+            print(problem.message)
+        print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_audit_log(args: argparse.Namespace) -> int:
+    from hotline_tui.services.audit import audit_log
+
+    rows = audit_log(
+        _ctx(args),
+        user=args.actor,
+        ticket_no=args.ticket,
+        since=args.since,
+        until=args.until,
+        limit=args.limit,
+    )
+    text = "\n".join(f"{r['at']}  {r['kind_label']:<8} {r['actor']:<10} {r['ticket_no'] or ''}" for r in rows)
+    _out(args, rows, text)
+    return 0
+
+
 # ---------------------------------------------------------------- backup
 
 
@@ -1011,6 +1046,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(sub, "restore", cmd_restore, "从备份恢复到 --db 指定的数据库（非空库须加 --force）")
     p.add_argument("path")
     p.add_argument("--force", action="store_true", help="替换非空数据库中的现有数据")
+
+    aud = group("audit", "审计")
+    add(aud, "verify", cmd_audit_verify, "校验事件哈希链：发现被修改、删除或插入的记录（有问题时退出码1）")
+    p = add(aud, "log", cmd_audit_log, "查看审计记录（督办管理、系统管理员）")
+    p.add_argument("--actor")
+    p.add_argument("--ticket")
+    p.add_argument("--since")
+    p.add_argument("--until")
+    p.add_argument("--limit", type=int, default=200)
 
     kbg = group("kb", "知识库")
     p = add(kbg, "import", cmd_kb_import, "导入知识点（JSON Lines；同一 id 再次导入即更新并保留历史）")

@@ -406,3 +406,41 @@ def test_backup_and_restore_commands(capsys: pytest.CaptureFixture[str], db: str
     assert [r["summary"] for r in json.loads(out)] == ["社保卡丢了怎么补办"]
     code, _, err = run(capsys, "--db", target, "restore", str(tmp_path / "b.db"))
     assert code == 2 and "--force" in err  # a non-empty store is not overwritten silently
+
+
+def test_audit_verify_detects_an_edit_behind_the_applications_back(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    # T24 27; TA 28: every change leaves a trace nobody can quietly erase
+    assert (
+        run(
+            capsys,
+            "--db",
+            db,
+            "--user",
+            "a1",
+            "ticket",
+            "new",
+            "--type",
+            "consult",
+            "--text",
+            "社保卡丢了怎么补办",
+        )[0]
+        == 0
+    )
+    code, out, _ = run(capsys, "--db", db, "audit", "verify", "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
+    path = db.removeprefix("sqlite:///")
+    conn = sqlite3.connect(path)
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE event SET actor = 'x' WHERE kind = 'created'")  # guarded by hotline init
+    conn.execute("DROP TRIGGER event_no_update")
+    conn.execute("UPDATE event SET actor = 'x' WHERE kind = 'created'")
+    conn.commit()
+    conn.close()
+    code, out, _ = run(capsys, "--db", db, "audit", "verify")
+    assert code == 1 and "被修改" in out
+    code, _, err = run(capsys, "--db", db, "--user", "a1", "audit", "log")
+    assert code == 2 and "无权查看审计日志" in err
