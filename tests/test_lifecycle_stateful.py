@@ -19,8 +19,9 @@ the 2025 Spring Festival / National Day holidays. After every action the store i
 - an entitled user is never refused for lack of rights; anybody else is always refused.
 
 ``test_scripted_lifecycle_covers_every_action`` drives the same machine by hand through every action and
-outcome (deterministic); ``test_random_runs_covered_every_outcome`` checks the random runs did too. The
-``test_*_is_refused`` / ``..._no_dead_end`` tests are minimal reproductions of bugs the machine found.
+outcome (deterministic); ``test_random_runs_covered_every_action`` checks that the random runs made every
+kind of action succeed and be refused. The tests after the scripted one are minimal reproductions of
+bugs the machine found, kept as regressions.
 """
 
 from __future__ import annotations
@@ -767,7 +768,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ rules
 
-    @initialize(start=st.sampled_from(STARTS), orders=st.integers(0, 4), seed=SEED)
+    @initialize(start=st.sampled_from(STARTS), orders=st.integers(2, 5), seed=SEED)
     def start(self, start: str, orders: int, seed: int) -> None:
         """Set the clock, then take a few orders part of the way (so that every example has targets)."""
         self.world.at(start)
@@ -946,7 +947,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         rng = random.Random(seed * 1_000_003 + len(self.snap.events))
         no = self._progress_target(pick, rng, fresh)
         for _ in range(rng.randint(1, 16)):
-            if self._progress_step(no, rng) is None:
+            wrong = rng.choice(USERS) if rng.random() < 0.2 else None
+            if self._progress_step(no, rng, wrong) is None:
                 break  # the order has reached its end
 
     # the natural path is registered several times so that random runs reach its far end (appeals)
@@ -974,12 +976,22 @@ class LifecycleMachine(RuleBasedStateMachine):
                 return r
         return None
 
+    def _appealable(self, t: Ticket) -> bool:
+        """Closed dissatisfied, not for an excluded reason (TTR 28), its appeal not yet decided."""
+        if (
+            t.status != "closed"
+            or t.satisfaction != "dissatisfied"
+            or t.dissatisfied_reason == "staff_attitude"
+        ):
+            return False
+        appeals = [r for r in self.snap.requests.values() if r.ticket_id == t.id and r.kind == "appeal"]
+        return all(r.status == "pending" for r in appeals)
+
     def _progress_target(self, pick: int, rng: random.Random, fresh: bool) -> str:
         live = [
             t.no
             for _, t in sorted(self.snap.tickets.items())
-            if t.status in ("new", "dispatched", "rehandling", "callback")
-            or (t.status == "closed" and t.satisfaction == "dissatisfied")
+            if t.status in ("new", "dispatched", "rehandling", "callback") or self._appealable(t)
         ]
         if live and not fresh and pick % 6:
             return live[pick % len(live)]
@@ -992,18 +1004,20 @@ class LifecycleMachine(RuleBasedStateMachine):
         )
         return self.tickets[-1]
 
-    def _progress_step(self, no: str, rng: random.Random) -> bool | None:
-        """One natural step for the order: True/False = done/refused, None = nothing left to do."""
+    def _progress_step(self, no: str, rng: random.Random, wrong: str | None) -> bool | None:
+        """One natural step for the order: True/False = done/refused, None = nothing left to do.
+
+        ``wrong``: somebody else tries the step instead (often not entitled, then refused)."""
         t = next(x for x in self.snap.tickets.values() if x.no == no)
         rows = [a for _, a in sorted(self.snap.assignments.items()) if a.ticket_id == t.id]
         p = rng.random
         if t.status == "new":
             units = rng.sample(HANDLING_UNITS, 2 if p() < 0.25 else 1)
-            if p() < 0.08:  # T24 15 第二款: several demands for several units, one ticket each
-                return self.do_split("disp1", no, rng.sample(HANDLING_UNITS, 2))
-            if t.returns >= self.policy.designation_after or p() < 0.1:  # T24 17 第三款; GZ 16
-                return self.do_dispatch("disp1", no, units, True, "市城管委、区政府办公室")
-            return self.do_dispatch("disp1", no, units, False, "")
+            if p() < 0.1:  # T24 15 第二款: several demands for several units, one ticket each
+                return self.do_split(wrong or "disp1", no, rng.sample(HANDLING_UNITS, 2))
+            if t.returns >= self.policy.designation_after or p() < 0.15:  # T24 17 第三款; GZ 16
+                return self.do_dispatch(wrong or "disp1", no, units, True, "市城管委、区政府办公室")
+            return self.do_dispatch(wrong or "disp1", no, units, False, "")
         if t.status in ("dispatched", "rehandling"):
             active = [a for a in rows if a.status in ACTIVE_ASSIGNMENT]
             order = (
@@ -1011,13 +1025,13 @@ class LifecycleMachine(RuleBasedStateMachine):
                 + [a for a in active if a.role != "co"]
                 + [a for a in active if a.role == "co" and a.status == "replied"]
             )
-            a = order[0] if p() < 0.85 else rng.choice(active)
-            liaison = min(self.liaisons_for(a), default="cg")  # nobody acts for HX itself
+            a = order[0] if p() < 0.6 else rng.choice(active)
+            liaison = wrong or min(self.liaisons_for(a), default="cg")  # nobody acts for HX itself
             # the centre decides pending requests first, mostly, in any order; sometimes the unit acts first
             kinds = ["return", "extension", "stop"]
             rng.shuffle(kinds)
             pending = [r for k in kinds if (r := self._open_request(a, k)) is not None and r.id is not None]
-            if pending and p() < 0.7:
+            if pending and p() < 0.6:
                 r = pending[0]
                 assert r.id is not None
                 approve = p() < 0.55
@@ -1025,10 +1039,14 @@ class LifecycleMachine(RuleBasedStateMachine):
                     redispatch = [rng.choice(HANDLING_UNITS)] if approve and p() < 0.4 else None
                     designate = t.returns + 1 >= self.policy.designation_after
                     note = "" if approve else "属于本单位职责，请继续办理"
-                    return self.do_review_return("disp1", r.id, approve, note, redispatch, designate)
+                    return self.do_review_return(wrong or "disp1", r.id, approve, note, redispatch, designate)
                 if r.kind == "extension":
-                    return self.do_review_extension("sup1", r.id, approve, "" if approve else "理由不充分")
-                return self.do_review_stop("disp1", r.id, approve, "" if approve else "请继续做好解释")
+                    return self.do_review_extension(
+                        wrong or "sup1", r.id, approve, "" if approve else "理由不充分"
+                    )
+                return self.do_review_stop(
+                    wrong or "disp1", r.id, approve, "" if approve else "请继续做好解释"
+                )
             if a.status == "pending":
                 if p() < 0.7:
                     return self.do_accept(liaison, a)
@@ -1047,12 +1065,14 @@ class LifecycleMachine(RuleBasedStateMachine):
                     return self.do_request_extension(liaison, a, True, "同意延期")
                 return self.do_request_stop(liaison, a, "refuses_cooperation", "三次上门均被拒绝入户")
             approve = p() < 0.75
-            return self.do_review_reply("disp1", a, approve, "" if approve else "请补充联系诉求人的时间")
+            return self.do_review_reply(
+                wrong or "disp1", a, approve, "" if approve else "请补充联系诉求人的时间"
+            )
         if t.status == "callback":
             satisfaction = rng.choice(("satisfied", "basically_satisfied", "dissatisfied", "dissatisfied"))
             reason = rng.choice(("unsolved", "policy", "other", "staff_attitude"))
             rehandle = False if p() < 0.25 else None
-            return self.do_callback("cb1", no, p() < 0.9, satisfaction, reason, rehandle)
+            return self.do_callback(wrong or "cb1", no, p() < 0.8, satisfaction, reason, rehandle)
         if t.status == "closed" and t.satisfaction == "dissatisfied":
             for a in rows:
                 if a.role == "co" or a.status not in ("approved", "stopped"):
@@ -1061,10 +1081,14 @@ class LifecycleMachine(RuleBasedStateMachine):
                     r for r in self.snap.requests.values() if r.assignment_id == a.id and r.kind == "appeal"
                 ]
                 if not appeals:
-                    return self.do_appeal(min(self.liaisons_for(a), default="cg"), a, "现场照片3张", [])
+                    return self.do_appeal(
+                        wrong or min(self.liaisons_for(a), default="cg"), a, "现场照片3张", []
+                    )
                 if appeals[0].status == "pending" and appeals[0].id is not None:
                     accept = p() < 0.5
-                    return self.do_review_appeal("sup1", appeals[0].id, accept, "" if accept else "佐证不足")
+                    return self.do_review_appeal(
+                        wrong or "sup1", appeals[0].id, accept, "" if accept else "佐证不足"
+                    )
         return None
 
 
@@ -1226,7 +1250,7 @@ def test_scripted_lifecycle_covers_every_action() -> None:
     assert m.refused["answer_on_spot"] == 1 and m.succeeded["answer_on_spot"] == 0
 
 
-# ---------------------------------------------------------------- bugs the machine found (minimal reproductions)
+# ---------------------------------------------------------------- regressions: bugs the machine found (fixed in 8fab2d1)
 
 
 def test_extension_approved_during_rehandling_is_refused() -> None:
@@ -1242,7 +1266,7 @@ def test_extension_approved_during_rehandling_is_refused() -> None:
         assert m.do_review_reply("disp1", asg(m, no, "HX-CG"), True, "")
         assert m.do_callback("cb1", no, True, "dissatisfied", "unsolved", None)  # → re-handling
         assert asg(m, no, "HX-CG").rehandling
-        # must be refused; today it succeeds and the re-handling deadline moves by 5 WD
+        # was approved, moving the re-handling deadline by 5 WD
         assert not m.do_review_extension("disp1", last_request(m, "extension"), True, "")
     finally:
         m.teardown()
@@ -1280,7 +1304,7 @@ def test_return_is_not_approved_for_a_cancelled_co_unit() -> None:
         assert m.do_request_return("cg", asg(m, no, "HX-CG"), "not_our_duty", fields, False)
         assert m.do_review_return("disp1", last_request(m, "return"), True, "", None, False)
         assert asg(m, no, "SW").status == "cancelled"
-        # must be refused; today it succeeds and ticket.returns becomes 2
+        # was approved, and ticket.returns became 2
         assert not m.do_review_return("disp1", co_request, True, "", None, False)
     finally:
         m.teardown()
@@ -1288,7 +1312,7 @@ def test_return_is_not_approved_for_a_cancelled_co_unit() -> None:
 
 def test_stopping_the_lead_leaves_no_dead_end() -> None:
     """TTR 9; TA 15(5)(6): once the lead unit's stop-handling is approved, its co-unit's reply can never be
-    reviewed (only the lead's reply is) and the order stays "dispatched" for ever."""
+    reviewed (only the lead's reply was) and the order stayed "dispatched" for ever."""
     m = machine()
     try:
         no = new_order(m)
@@ -1296,10 +1320,10 @@ def test_stopping_the_lead_leaves_no_dead_end() -> None:
         assert m.do_accept("cg", asg(m, no, "HX-CG"))
         assert m.do_accept("zj", asg(m, no, "HX-ZJ"))
         assert m.do_request_stop("cg", asg(m, no, "HX-CG"), "refuses_cooperation", "三次上门均被拒绝入户")
-        # fails here today: the no-dead-end invariant (dispatched, lead stopped, co-unit still handling
-        # is allowed; after the co-unit's reply nothing can move the order)
         assert m.do_review_stop("disp1", last_request(m, "stop"), True, "")
-        assert m.do_reply("zj", asg(m, no, "HX-ZJ"), GOOD_REPLIES[1])
+        assert m.do_reply("zj", asg(m, no, "HX-ZJ"), GOOD_REPLIES[1])  # was a dead end from here
+        assert m.do_review_reply("disp1", asg(m, no, "HX-ZJ"), True, "")  # the co-unit is reviewed itself
+        assert m.do_callback("cb1", no, True, "satisfied", "", None)
     finally:
         m.teardown()
 
@@ -1327,12 +1351,14 @@ class TestLifecycle(LifecycleMachine.TestCase):  # type: ignore[misc,valid-type]
         MACHINE_PASSED[0] = True
 
 
-def test_random_runs_covered_every_outcome() -> None:
-    """Not vacuous: across the random examples every kind of action both succeeded and was refused."""
+def test_random_runs_covered_every_action() -> None:
+    """Not vacuous: across the random examples every kind of action both succeeded and was refused
+    (each outcome, approved and rejected alike, is covered deterministically by the scripted test)."""
     if not MACHINE_PASSED[0]:
         pytest.skip("the state machine did not run, or failed, in this session")
-    missing = [k for k in REQUIRED_OUTCOMES if SUCCEEDED[k] == 0]
-    assert not missing, f"never succeeded: {missing}; succeeded {dict(SUCCEEDED)}"
-    assert SUCCEEDED["answer_on_spot"] == 0 and REFUSED["answer_on_spot"] > 0
+    kinds = [k for k in EVENT_KINDS if k != "answer_on_spot"]
+    never = [k for k in kinds if SUCCEEDED[k] == 0]
+    assert not never, f"never succeeded: {never}; succeeded {dict(SUCCEEDED)}"
+    assert SUCCEEDED["answer_on_spot"] == 0  # T24 15: no KB entry, never answered on the spot
     never_refused = [k for k in EVENT_KINDS if REFUSED[k] == 0]
-    assert not never_refused, f"never refused: {never_refused}"
+    assert not never_refused, f"never refused: {never_refused}; refused {dict(REFUSED)}"
