@@ -4,35 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-EVENT_LABELS = {
-    "created": "受理",
-    "answered": "当场答复",
-    "referred": "转接/告知",
-    "dispatched": "派单",
-    "designated": "指定派单",
-    "split_created": "拆分生成",
-    "accepted": "接单",
-    "return_requested": "申请退单",
-    "return_approved": "同意退单",
-    "return_rejected": "驳回退单",
-    "returned": "退单",
-    "extension_requested": "申请延期",
-    "extension_approved": "同意延期",
-    "extension_rejected": "驳回延期",
-    "stop_requested": "申请终止办理",
-    "stop_approved": "同意终止办理",
-    "stop_rejected": "驳回终止办理",
-    "note": "办理进展",
-    "replied": "答复",
-    "reply_approved": "答复审核通过",
-    "reply_sent_back": "答复退回重办",
-    "callback": "回访",
-    "appeal_requested": "申诉",
-    "appeal_accepted": "申诉成立",
-    "appeal_rejected": "申诉驳回",
-    "pii_viewed": "查看诉求人信息",
-    "closed": "办结",
-}
+from hotline_tui.services.audit import EVENT_LABELS  # one table for the screens and the audit log
 
 ASSIGNMENT_ROLE_LABELS = {"single": "承办", "lead": "主办", "co": "协办"}
 

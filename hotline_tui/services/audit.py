@@ -45,8 +45,7 @@ MAX_LOG_ROWS = 5000
 APPEND_ONLY = "event rows are append-only"
 HEAD_FORWARD_ONLY = "the event chain head only moves forward"
 
-# Chinese labels of event kinds. A copy of hotline_tui/screens/labels.py (services must not import
-# screens) plus the administrative and knowledge-base kinds the services record.
+# Chinese labels of every event kind the services record (the screens use this table too).
 EVENT_LABELS = {
     "created": "受理",
     "answered": "当场答复",
