@@ -641,3 +641,13 @@ def test_a_reply_withdraws_open_requests_and_rehandling_cannot_be_extended(world
     cb.record_callback(w.as_("cb1"), no, reached=True, satisfaction="dissatisfied", reason="unsolved")
     assert assignment(w, no).rehandling
     refused(w, lambda: _ext(w, aid), "重新办理的工单不得延期")
+
+
+def test_guangzhou_has_no_stop_handling(make_world: Callable[[str], World]) -> None:
+    # GZ has no 终止办理 article: the refusal says so instead of listing an empty set of reasons
+    w = make_world("guangzhou")
+    no, aid = accepted(w)
+    msg = refused(
+        w, lambda: hd.request_stop(w.as_("cg"), aid, "refuses_cooperation", "三次联系均拒绝"), "未设终止办理"
+    )
+    assert "广州" in msg

@@ -349,6 +349,8 @@ def request_stop(
 ) -> UnitRequest:
     """Ask to stop handling: the caller refuses to cooperate or insists on an unreasonable demand (TA 15(5)(6))."""
     p = ctx.policy
+    if not p.stop_enabled:
+        raise RuleViolation(f"本地规定未设终止办理（{p.stop_cite}）")
     reason_code = next((k for k, v in p.stop_reasons.items() if v == reason_code.strip()), reason_code)
     if reason_code not in p.stop_reasons:
         options = "、".join(f"{k}({v})" for k, v in p.stop_reasons.items())
