@@ -476,3 +476,167 @@ def test_last_row_deleted_and_a_forged_row_appended(world: World) -> None:
         ((last.id or 0) + 1, "inserted"),
         (last.id, "deleted"),
     }
+
+
+# ---------------------------------------------------------------- paging, labels and summaries
+
+
+def test_audit_log_pages_backwards_with_before_id(world: World) -> None:
+    populate(world)
+    sup = world.as_("sup1")
+    everything = [r["id"] for r in audit_log(sup)]
+    assert everything == sorted(everything, reverse=True) and len(everything) == SEEDED_EVENTS + 4
+    pages: list[list[int]] = []
+    before: int | None = None
+    for _ in range(10):  # bounded: a before_id that did nothing would never run out
+        page = [r["id"] for r in audit_log(sup, limit=5, before_id=before)]
+        if not page:
+            break
+        pages.append(page)
+        before = page[-1]
+    assert [len(p) for p in pages] == [5, 5, 5, 2]
+    assert [i for p in pages for i in p] == everything  # each event once, newest first
+    assert [r["id"] for r in audit_log(sup, before_id=everything[0] + 1)] == everything
+    assert audit_log(sup, before_id=1) == []
+    # paging combines with the filters
+    by_agent = [r["id"] for r in audit_log(sup, user="agent1")]
+    assert [r["id"] for r in audit_log(sup, user="agent1", before_id=by_agent[0])] == by_agent[1:]
+    assert [r["id"] for r in audit_log(sup, kinds=["dispatched"], limit=1, before_id=by_agent[0])] == [
+        by_agent[0] - 1
+    ]
+
+
+def test_audit_log_refuses_an_unknown_user_or_kind_but_not_the_system_actor(world: World) -> None:
+    sup = world.as_("sup1")
+    with pytest.raises(NotFound) as exc:
+        audit_log(sup, user="nobody")
+    assert exc.value.message == "用户不存在：nobody"
+    assert audit_log(sup, user="cg") == []  # an account that has done nothing: no error
+    assert len(audit_log(sup, user="system")) == SEEDED_EVENTS  # an actor without an account
+    with pytest.raises(InvalidInput) as bad:
+        audit_log(sup, kinds=["乱填"])
+    assert "未知的事件类型：乱填" in bad.value.message
+    assert audit_log(sup, kinds=["not_recorded_yet"]) == []  # a code without a label passes through
+
+
+def test_kind_groups_and_labels(world: World) -> None:
+    no = new_ticket(world)
+    sup = world.as_("sup1")
+    with sup.write() as s:
+        ticket = s.exec(select(Ticket).where(Ticket.no == no)).one()
+        for kind in ("pii_viewed", "pii_revealed", "pii_exported", "login_failed", "note"):
+            record_event(sup, s, kind, ticket=ticket, payload={"fields": ["phone"]})
+    assert [r["kind"] for r in audit_log(sup, kinds=["个人信息"])] == [
+        "pii_exported",
+        "pii_revealed",
+        "pii_viewed",
+    ]
+    assert [r["kind"] for r in audit_log(sup, kinds=["登录"])] == ["login_failed"]
+    assert [r["kind_label"] for r in audit_log(sup, kinds=["导出个人信息", "查看完整个人信息"])] == [
+        "导出个人信息",
+        "查看完整个人信息",
+    ]
+    assert audit.resolve_kinds(["个人信息", "pii_viewed", " 派单 "]) == [
+        "pii_viewed",
+        "pii_revealed",
+        "pii_exported",
+        "dispatched",
+    ]
+
+
+def test_event_labels_are_complete_and_unambiguous() -> None:
+    expected = {
+        "user_changed": "修改用户",
+        "user_deactivated": "停用用户",
+        "user_reactivated": "启用用户",
+        "password_reset": "重置密码",
+        "account_unlocked": "解锁账户",
+        "unit_added": "新增单位",
+        "unit_changed": "修改单位",
+        "unit_moved": "调整上级单位",
+        "unit_deactivated": "停用单位",
+        "unit_reactivated": "启用单位",
+        "policy_changed": "切换策略配置",
+        "pii_revealed": "查看完整个人信息",
+        "pii_exported": "导出个人信息",
+        "pii_viewed": "查看诉求人信息",
+        "login_succeeded": "登录成功",
+        "login_failed": "登录失败",
+        "account_locked": "账户锁定",
+    }
+    assert {k: audit.EVENT_LABELS.get(k) for k in expected} == expected
+    labels = list(audit.EVENT_LABELS.values())
+    assert len(labels) == len(set(labels))  # a Chinese label names exactly one kind in a filter
+    assert not set(audit.KIND_GROUPS) & set(labels)
+    for codes in audit.KIND_GROUPS.values():
+        assert set(codes) <= set(audit.EVENT_LABELS)
+
+
+def test_summaries_say_what_happened_without_free_text(world: World) -> None:
+    no, _ = populate(world)
+    sup = world.as_("sup1")
+    with sup.write() as s:
+        ticket = s.exec(select(Ticket).where(Ticket.no == no)).one()
+        record_event(sup, s, "note", ticket=ticket, payload={"text": "已联系张三 13812345678"})
+        record_event(
+            sup,
+            s,
+            "callback",
+            ticket=ticket,
+            payload={
+                "reached": True,
+                "satisfaction": "dissatisfied",
+                "solved": False,
+                "words": "张三说没修好",
+            },
+        )
+        record_event(
+            sup,
+            s,
+            "pii_revealed",
+            ticket=ticket,
+            payload={"fields": ["name", "phone"], "reason": "13812345678"},
+        )
+        record_event(
+            sup, s, "login_failed", payload={"user": "agent1", "reason": "bad_password", "failures": 2}
+        )
+        record_event(sup, s, "user_changed", payload={"user": "cg", "fields": {"display_name": ["甲", "乙"]}})
+    rows = {r["kind"]: r for r in audit_log(sup, ticket_no=no)}
+    assert audit.summarize(rows["created"], world.policy) == "投诉，12345电话"
+    assert audit.summarize(rows["dispatched"]) == "HX-CG（承办）"
+    assert audit.summarize(rows["note"]) == ""
+    assert audit.summarize(rows["callback"]) == "不满意，未解决"
+    assert audit.summarize(rows["pii_revealed"]) == "姓名、联系电话"
+    logins = audit_log(sup, kinds=["login_failed", "user_changed"])
+    assert [audit.summarize(r) for r in logins] == [
+        "用户 cg，修改 显示名",
+        "用户 agent1，密码错误，连续失败2次",
+    ]
+    every = " ".join(audit.summarize(r) for r in audit_log(sup))
+    assert "13812345678" not in every and "张三" not in every and "甲" not in every
+    with read_session(world.engine) as s:  # an Event row works as well as an audit_log row
+        ev = s.exec(select(Event).where(Event.kind == "dispatched")).first()
+    assert ev is not None and audit.summarize(ev) == "HX-CG（承办）"
+
+
+def test_audit_event_gives_one_event_with_its_hashes(world: World) -> None:
+    no, _ = populate(world)
+    eid = event_id(world, no, "created")
+    sup = world.as_("sup1")
+    ev = audit.audit_event(sup, eid)
+    stored = next(e for e in events(world) if e.id == eid)
+    assert (ev["id"], ev["ticket_no"], ev["kind_label"], ev["actor"]) == (eid, no, "受理", "agent1")
+    assert ev["hash"] == stored.hash and ev["prev_hash"] == stored.prev_hash
+    assert ev["summary"] == "投诉，12345电话" and ev["payload"]["type"] == "complaint"
+    with pytest.raises(NotFound):
+        audit.audit_event(sup, 10_000)
+    with pytest.raises(PermissionDenied):
+        audit.audit_event(world.as_("agent1"), eid)
+
+
+def test_verify_reports_progress_per_batch(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(audit, "BATCH", 4)
+    populate(world)
+    seen: list[int] = []
+    report = verify_chain(world.as_("admin1"), progress=seen.append)
+    assert report.ok and seen == [4, 8, 12, 16, 17] and seen[-1] == report.checked

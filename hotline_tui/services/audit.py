@@ -19,7 +19,8 @@ anchors the chain against that.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -32,8 +33,9 @@ from sqlmodel import col, select
 
 from hotline_tui.clock import TZ, iso, local, parse_datetime
 from hotline_tui.db import READONLY, describe_operational_error
-from hotline_tui.errors import HotlineError, InvalidInput, PermissionDenied
-from hotline_tui.models import ROLE_LABELS, ChainHead, Event, Ticket
+from hotline_tui.errors import HotlineError, InvalidInput, NotFound, PermissionDenied
+from hotline_tui.models import ROLE_LABELS, ChainHead, Event, Ticket, User
+from hotline_tui.policy import Policy
 from hotline_tui.services.core import Ctx, event_digest, get_ticket
 
 ProblemKind = Literal["edited", "deleted", "broken_link", "head_mismatch", "inserted"]
@@ -86,6 +88,29 @@ EVENT_LABELS = {
     "kb_review_rejected": "知识库审核驳回",
     "kb_confirmed": "确认知识库条目",
     "kb_imported": "导入知识库",
+    "login_succeeded": "登录成功",
+    "login_failed": "登录失败",
+    "account_locked": "账户锁定",
+    "password_change_refused": "修改密码未通过",
+    "user_changed": "修改用户",
+    "user_deactivated": "停用用户",
+    "user_reactivated": "启用用户",
+    "password_reset": "重置密码",
+    "account_unlocked": "解锁账户",
+    "unit_added": "新增单位",
+    "unit_changed": "修改单位",
+    "unit_moved": "调整上级单位",
+    "unit_deactivated": "停用单位",
+    "unit_reactivated": "启用单位",
+    "policy_changed": "切换策略配置",
+    "pii_exported": "导出个人信息",
+    "tickets_exported": "脱敏导出工单",
+}
+
+# Names for groups of kinds, usable wherever kinds are filtered (the viewer's quick filters, the CLI).
+KIND_GROUPS = {
+    "个人信息": ("pii_viewed", "pii_revealed", "pii_exported"),
+    "登录": ("login_succeeded", "login_failed", "account_locked"),
 }
 
 
@@ -235,7 +260,9 @@ def _ids(first: int, last: int) -> str:
     return f"#{first}" if first == last else f"#{first}–#{last}"
 
 
-def verify_chain(engine_or_ctx: Engine | Ctx) -> ChainReport:
+def verify_chain(
+    engine_or_ctx: Engine | Ctx, *, progress: Callable[[int], None] | None = None
+) -> ChainReport:
     """Walk the whole event history and report every row that does not fit the hash chain.
 
     Detects: a row whose content no longer matches its hash (``edited``: payload, time, actor, kind,
@@ -246,7 +273,8 @@ def verify_chain(engine_or_ctx: Engine | Ctx) -> ChainReport:
 
     On SQLite ids never skip, so any gap is a deletion. On PostgreSQL a rolled-back transaction leaves a
     gap in the id sequence, so a gap counts only when the chain does not join up across it.
-    With a ``Ctx`` the actor must be a supervisor or an administrator.
+    With a ``Ctx`` the actor must be a supervisor or an administrator. ``progress``, when given, is
+    called with the number of events checked so far after each batch (from the calling thread).
     """
     if isinstance(engine_or_ctx, Ctx):
         _require_audit_role(engine_or_ctx, "校验审计事件链")
@@ -308,6 +336,8 @@ def verify_chain(engine_or_ctx: Engine | Ctx) -> ChainReport:
                     last_covered = rid
                 prev_id = rid
                 prev_hash = row.hash
+            if progress is not None:
+                progress(checked)
 
         ticket_ids = {r.ticket_id for _, _, _, r in pending if r.ticket_id is not None}
         ticket_nos: dict[int, str] = {}
@@ -483,6 +513,8 @@ def guards_installed(engine: Engine) -> bool | None:
 
 # ---------------------------------------------------------------- the audit viewer
 
+_CODE_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
 
 def _require_audit_role(ctx: Ctx, what: str) -> None:
     if ctx.actor.role not in AUDIT_ROLES:
@@ -509,14 +541,44 @@ def _bound(value: datetime | date | str | None, *, end: bool) -> tuple[datetime 
     return (start + timedelta(days=1), True) if end else (start, False)
 
 
-def _resolve_kinds(kinds: Iterable[str]) -> list[str]:
+def resolve_kinds(kinds: Iterable[str]) -> list[str]:
+    """Event kind codes for codes, Chinese labels and group names (``KIND_GROUPS``).
+
+    A lower-case code without a label is passed through (a kind the store may hold before it has a
+    label); any other unknown name is refused, so a typo never reads as "no such events".
+    """
     by_label = {label: code for code, label in EVENT_LABELS.items()}
-    out = []
+    out: list[str] = []
     for k in kinds:
         raw = k.strip()
-        if raw:
-            out.append(by_label.get(raw, raw))
+        if not raw:
+            continue
+        if raw in KIND_GROUPS:
+            codes: tuple[str, ...] = KIND_GROUPS[raw]
+        elif raw in by_label:
+            codes = (by_label[raw],)
+        elif raw in EVENT_LABELS or _CODE_RE.fullmatch(raw):
+            codes = (raw,)
+        else:
+            groups = "、".join(KIND_GROUPS)
+            raise InvalidInput(f"未知的事件类型：{raw}（可填类型代码或中文名称，如 受理、派单，或 {groups}）")
+        out.extend(c for c in codes if c not in out)
     return out
+
+
+def _row(ev: Event, no: str | None) -> dict[str, Any]:
+    return {
+        "id": ev.id,
+        "ticket_no": no,
+        "ticket_id": ev.ticket_id,
+        "assignment_id": ev.assignment_id,
+        "kind": ev.kind,
+        "kind_label": event_label(ev.kind),
+        "actor": ev.actor,
+        "actor_id": ev.actor_id,
+        "at": iso(ev.at),
+        "payload": ev.payload,
+    }
 
 
 def audit_log(
@@ -528,12 +590,15 @@ def audit_log(
     until: datetime | date | str | None = None,
     kinds: Iterable[str] | None = None,
     limit: int = 500,
+    before_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Events newest first for the audit viewer, filtered by actor name, ticket, period and kind.
 
     Supervisors and administrators only (T24 27; TA 28; GZ 25: access to caller data is itself
-    supervised). ``until`` is inclusive; a bare date means up to the end of that day. ``kinds`` takes codes
-    or Chinese labels.
+    supervised). ``until`` is inclusive; a bare date means up to the end of that day. ``kinds`` takes codes,
+    Chinese labels or group names (``KIND_GROUPS``). A user name that is neither an account nor the actor
+    of any event is refused (a typo would otherwise look like "did nothing"). ``before_id`` pages: only
+    events with a smaller id, so passing the last id of one page gives the next, older one.
     """
     _require_audit_role(ctx, "查看审计日志")
     if limit < 1 or limit > MAX_LOG_ROWS:
@@ -542,11 +607,17 @@ def audit_log(
     stop, stop_exclusive = _bound(until, end=True)
     if start is not None and stop is not None and stop < start:
         raise InvalidInput("结束时间早于开始时间")
-    wanted = _resolve_kinds(kinds) if kinds is not None else None
+    wanted = resolve_kinds(kinds) if kinds is not None else None
     with ctx.read() as s:
         stmt = select(Event, Ticket.no).join(Ticket, col(Ticket.id) == col(Event.ticket_id), isouter=True)
         if user is not None and user.strip():
-            stmt = stmt.where(col(Event.actor) == user.strip())
+            name = user.strip()
+            if (
+                s.exec(select(User.id).where(User.name == name)).first() is None
+                and s.exec(select(Event.id).where(Event.actor == name).limit(1)).first() is None
+            ):
+                raise NotFound(f"用户不存在：{name}")
+            stmt = stmt.where(col(Event.actor) == name)
         if ticket_no is not None and ticket_no.strip():
             stmt = stmt.where(col(Event.ticket_id) == get_ticket(s, ticket_no).id)
         if start is not None:
@@ -555,19 +626,308 @@ def audit_log(
             stmt = stmt.where(col(Event.at) < stop if stop_exclusive else col(Event.at) <= stop)
         if wanted is not None:
             stmt = stmt.where(col(Event.kind).in_(wanted))
+        if before_id is not None:
+            stmt = stmt.where(col(Event.id) < before_id)
         rows = s.exec(stmt.order_by(col(Event.id).desc()).limit(limit)).all()
-    return [
-        {
-            "id": ev.id,
-            "ticket_no": no,
-            "ticket_id": ev.ticket_id,
-            "assignment_id": ev.assignment_id,
-            "kind": ev.kind,
-            "kind_label": event_label(ev.kind),
-            "actor": ev.actor,
-            "actor_id": ev.actor_id,
-            "at": iso(ev.at),
-            "payload": ev.payload,
-        }
-        for ev, no in rows
+    return [_row(ev, no) for ev, no in rows]
+
+
+def audit_event(ctx: Ctx, event_id: int) -> dict[str, Any]:
+    """One event in full for the viewer's detail: the ``audit_log`` row plus its hashes and summary."""
+    _require_audit_role(ctx, "查看审计日志")
+    with ctx.read() as s:
+        stmt = (
+            select(Event, Ticket.no)
+            .join(Ticket, col(Ticket.id) == col(Event.ticket_id), isouter=True)
+            .where(col(Event.id) == event_id)
+        )
+        found = s.exec(stmt).first()
+        if found is None:
+            raise NotFound(f"事件不存在：#{event_id}")
+        ev, no = found
+        out = _row(ev, no)
+        out.update(prev_hash=ev.prev_hash, hash=ev.hash, summary=summarize(ev, ctx.policy))
+    return out
+
+
+# ---------------------------------------------------------------- one-line summaries
+
+_ASSIGNMENT_ROLES = {"single": "承办", "lead": "主办", "co": "协办"}
+_PII_FIELDS = {"name": "姓名", "phone": "联系电话", "address": "地址", "id_number": "身份证号"}
+_FIELD_NAMES = {
+    **_PII_FIELDS,
+    "title": "标题",
+    "body": "正文",
+    "keywords": "关键词",
+    "category": "分类",
+    "valid_from": "生效日期",
+    "valid_to": "失效日期",
+    "source": "来源",
+    "display_name": "显示名",
+    "role": "角色",
+    "unit": "单位",
+    "parent": "上级单位",
+    "kind": "单位类型",
+    "active": "启用状态",
+    "password": "密码",
+}
+_CODE_LABELS = {
+    # login and password refusals
+    "bad_password": "密码错误",
+    "inactive": "账户已停用",
+    "too_many_failures": "连续登录失败",
+    "bad_old": "原密码错误",
+    "unknown_user": "用户名不存在",
+    "no_password": "未设置密码",
+    "locked": "账户已锁定",
+    "self": "本人",
+    # KB versions
+    "published": "已发布",
+    "pending": "待审核",
+    "superseded": "已被取代",
+    "rejected": "已退回",
+    "withdrawn": "已撤回",
+    "create": "新增",
+    "edit": "修改",
+    "withdraw": "撤回",
+    "import": "导入",
+}
+_TYPES = {
+    "consult": "咨询",
+    "help": "求助",
+    "complaint": "投诉",
+    "report": "举报",
+    "suggestion": "建议",
+    "handle": "办理",
+    "feedback": "反馈",
+}
+_CHANNELS = {
+    "phone": "12345电话",
+    "web": "网站",
+    "wechat": "微信",
+    "email": "邮箱",
+    "miniprogram": "小程序",
+    "12328": "12328",
+    "zmlj": "政民零距离",
+}
+_URGENCIES = {"normal": "普通", "urgent": "急", "very_urgent": "紧急", "critical": "特急"}
+_SAFE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,39}")
+
+
+def _code(value: Any) -> str:
+    """A code (unit, user name, status) as it is, or its label; anything that may be free text: nothing."""
+    if isinstance(value, bool) or value is None:
+        return ""
+    text_ = str(value).strip()
+    if text_ in _CODE_LABELS:
+        return _CODE_LABELS[text_]
+    return text_ if _SAFE_CODE.fullmatch(text_) else ""
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, list | tuple):
+        return len(value)
+    return None
+
+
+def _short_at(value: Any) -> str:
+    if not isinstance(value, str):
+        return ""
+    try:
+        return local(datetime.fromisoformat(value)).strftime("%m-%d %H:%M")
+    except ValueError:
+        return ""
+
+
+def _names(values: Any, table: Mapping[str, str]) -> str:
+    if isinstance(values, dict):
+        values = list(values)
+    if not isinstance(values, list | tuple):
+        return ""
+    return "、".join(table.get(str(v), _code(v)) for v in values if table.get(str(v)) or _code(v))
+
+
+def summarize(event: Event | Mapping[str, Any], policy: Policy | None = None) -> str:
+    """A one-line Chinese gist of an event's payload, for the audit viewer and ``hotline audit log``.
+
+    Only fields known to be safe are shown (codes, counts, flags, times, staff account names): free text
+    a payload may carry (notes, a caller's words at callback, materials) and field values are left out.
+    ``event`` is an ``Event`` or a row of ``audit_log``. With a ``policy`` its labels name types and reasons.
+    """
+    raw_payload: Any
+    if isinstance(event, Event):
+        kind, raw_payload = event.kind, event.payload
+    else:
+        kind, raw_payload = str(event.get("kind") or ""), event.get("payload")
+    if not isinstance(raw_payload, Mapping):
+        return ""
+    p: Mapping[str, Any] = raw_payload
+    parts: list[str] = []
+
+    def add(text_: str) -> None:
+        if text_ and text_ not in parts:
+            parts.append(text_)
+
+    def label(table: Mapping[str, str], key: str) -> str:
+        raw = p.get(key)
+        return table.get(str(raw), _code(raw)) if raw is not None else ""
+
+    if _code(p.get("user")):  # account events: whose account first
+        add(f"用户 {_code(p['user'])}")
+    # the ticket: type, channel, urgency, labels
+    types = dict(_TYPES, **(policy.types if policy else {}))
+    add(label(types, "type"))
+    add(label(dict(_CHANNELS, **(policy.channels if policy else {})), "channel"))
+    if p.get("urgency") not in (None, "normal"):
+        add(label(dict(_URGENCIES, **(policy.urgencies if policy else {})), "urgency"))
+    if isinstance(p.get("labels"), list):
+        add("".join(f"【{_code(x) or x}】" for x in p["labels"] if isinstance(x, str) and len(x) <= 12))
+    if p.get("triage") not in (None, "", "accept"):
+        add(f"分诊 {_triage(policy, p['triage'])}")
+    if "class" in p:
+        route = str(p.get("route") or "")
+        add(f"{_triage(policy, p['class'])}" + (f" 转{route}" if route.isdigit() else ""))
+    # dispatch
+    units = p.get("units")
+    if isinstance(units, list):
+        add(_units(units, designated=bool(p.get("designated"))))
+    redispatched = p.get("redispatched")
+    if isinstance(redispatched, Mapping) and isinstance(redispatched.get("units"), list):
+        add("重新派单 " + _units(redispatched["units"], designated=bool(redispatched.get("designated"))))
+    if p.get("dispatch_late") is True:
+        add("超时派单")
+    if _count(p.get("split_into")):
+        add(f"拆出 {_count(p['split_into'])} 件")
+    if _code(p.get("split_from")):
+        add(f"拆自 {_code(p['split_from'])}")
+    # handling and review
+    if "late" in p and isinstance(p["late"], bool):
+        add("超时接单" if p["late"] else "按时接单")
+    if _count(p.get("request")) is not None:
+        add(f"申请 #{p['request']}")
+    if "reason" in p and not kind.startswith("pii_") and kind != "callback":  # a reveal's is free text
+        add(_reason(kind, p.get("reason"), policy))
+    if p.get("complex") is True:
+        add("复杂事项")
+    if kind.startswith("extension") and _count(p.get("count")):
+        add(f"第{p['count']}次延期")
+    if _short_at(p.get("old_due_at")) and _short_at(p.get("new_due_at")):
+        add(f"时限 {_short_at(p['old_due_at'])} → {_short_at(p['new_due_at'])}")
+    elif _short_at(p.get("due_at")):
+        add(f"时限 {_short_at(p['due_at'])}")
+    if p.get("overdue") is True:
+        add("超期答复")
+    if _count(p.get("returns")):
+        add(f"累计退单{p['returns']}次")
+    if p.get("designation_required"):
+        add("须指定派单")
+    if p.get("ticket_status"):
+        from hotline_tui.models import TICKET_STATUSES
+
+        add("工单" + TICKET_STATUSES.get(str(p["ticket_status"]), _code(p["ticket_status"])))
+    if p.get("callback_exempt"):
+        add("免回访")
+    # callback
+    if p.get("reached") is False:
+        add("未联系上")
+    if _count(p.get("attempt")):
+        add(f"第{p['attempt']}次回访")
+    if p.get("satisfaction"):
+        from hotline_tui.models import SATISFACTION
+
+        add(SATISFACTION.get(str(p["satisfaction"]), _code(p["satisfaction"])))
+    if "solved" in p and isinstance(p["solved"], bool):
+        add("已解决" if p["solved"] else "未解决")
+    if kind == "callback" and p.get("reason"):
+        add(_reason(kind, p["reason"], policy))
+    if p.get("rehandle") is True:
+        add("重新办理")
+    if p.get("closed"):
+        add("按未回访办结")
+    # answers and KB
+    if _code(p.get("kb_entry")):
+        add(f"知识库 {_code(p['kb_entry'])}")
+    if _code(p.get("entry")):
+        version = f" 第{p['version']}版" if _count(p.get("version")) else ""
+        add(f"条目 {_code(p['entry'])}{version}")
+    if kind.startswith("kb_") and p.get("status"):
+        add(_code(p["status"]))
+    # personal data
+    if kind.startswith("pii_") or kind.endswith("_exported"):
+        fields = _names(p.get("fields"), _PII_FIELDS)
+        add(fields)
+        n = _count(p.get("tickets")) or _count(p.get("count"))
+        if n is not None:
+            add(f"{n} 件工单")
+        if _short_at(p.get("since")) or _short_at(p.get("until")):
+            add(f"受理时间 {_short_at(p.get('since')) or '不限'} 至 {_short_at(p.get('until')) or '不限'}")
+    elif "fields" in p or "changes" in p:
+        changed = _names(p.get("fields", p.get("changes")), _FIELD_NAMES)
+        if changed:
+            add(f"修改 {changed}")
+    # accounts, units, settings
+    if p.get("role") is not None:
+        role = str(p["role"])
+        add(ROLE_LABELS.get(role) or _ASSIGNMENT_ROLES.get(role) or _code(role))
+    for key, what in (("unit", "单位"), ("code", "单位"), ("parent", "上级"), ("old_parent", "原上级")):
+        if _code(p.get(key)):
+            add(f"{what} {_code(p[key])}")
+    if _code(p.get("new_parent")):
+        add(f"新上级 {_code(p['new_parent'])}")
+    if p.get("by") is not None:
+        add(f"由{_code(p['by'])}修改" if _code(p["by"]) else "")
+    if _count(p.get("failures")):
+        add(f"连续失败{p['failures']}次")
+    if _short_at(p.get("locked_until")):
+        add(f"锁定至 {_short_at(p['locked_until'])}")
+    if _code(p.get("from")) and _code(p.get("to")):
+        add(f"{_code(p['from'])} → {_code(p['to'])}")
+    elif _code(p.get("policy")):
+        add(f"策略 {_code(p['policy'])}")
+    # imports and calendars
+    if _count(p.get("year")):
+        add(
+            f"{p['year']}年 放假{_count(p.get('holidays')) or 0}天 调休上班{_count(p.get('workdays')) or 0}天"
+        )
+    elif kind.endswith("_imported") or "unchanged" in p:
+        counts = [(k, _count(p.get(k))) for k in ("created", "updated", "unchanged")]
+        names = {"created": "新增", "updated": "更新", "unchanged": "未变"}
+        add(" ".join(f"{names[k]}{n}" for k, n in counts if n is not None))
+    return "，".join(parts)
+
+
+def _units(units: list[Any], *, designated: bool) -> str:
+    named = [
+        f"{_code(u.get('unit'))}（{_ASSIGNMENT_ROLES.get(str(u.get('role')), _code(u.get('role')))}）"
+        for u in units
+        if isinstance(u, Mapping) and _code(u.get("unit"))
     ]
+    return ("指定 " if designated else "") + "、".join(named)
+
+
+def _triage(policy: Policy | None, code: Any) -> str:
+    found = policy.triage_class(str(code)) if policy is not None else None
+    return found.label if found is not None else _code(code)
+
+
+def _reason(kind: str, code: Any, policy: Policy | None) -> str:
+    """A reason code's label: return and stop reasons from the policy, callback and login codes here."""
+    raw = str(code or "")
+    if not raw:
+        return ""
+    if kind == "return_requested" and policy is not None:
+        found = policy.return_reason(raw)
+        if found is not None:
+            return found.label
+    if kind == "stop_requested" and policy is not None and raw in policy.stop_reasons:
+        return policy.stop_reasons[raw]
+    if kind == "callback":
+        from hotline_tui.services.callback import DISSATISFIED_REASONS
+
+        if raw in DISSATISFIED_REASONS:
+            return DISSATISFIED_REASONS[raw]
+    return _code(raw)
