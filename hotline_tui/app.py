@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from hotline_tui.errors import HotlineError
 
 if TYPE_CHECKING:
-    from hotline_tui.services.core import Ctx
+    from collections.abc import Callable
+
+    from hotline_tui.services.core import Actor, Ctx
 
 TITLE = "12345 政务服务便民热线"
 
@@ -39,6 +43,31 @@ class HotlineApp(App[int]):
         Binding("f1", "help", "帮助", key_display="F1", id="app.help", tooltip="列出当前界面的按键"),
         Binding("f3", "open_kb", "知识库", key_display="F3", id="app.kb", tooltip="知识库"),
         Binding(
+            "f6",
+            "change_password",
+            "修改密码",
+            show=False,
+            key_display="F6",
+            id="app.passwd",
+            tooltip="修改本人密码",
+        ),
+        Binding(
+            "f7",
+            "open_audit",
+            "审计日志",
+            key_display="F7",
+            id="app.audit",
+            tooltip="按用户、工单、时间查看操作与个人信息查看记录（督办管理、系统管理员）",
+        ),
+        Binding(
+            "f8",
+            "open_admin",
+            "系统管理",
+            key_display="F8",
+            id="app.admin",
+            tooltip="用户、单位与策略配置（系统管理员）",
+        ),
+        Binding(
             "question_mark",
             "help",
             "帮助",
@@ -49,17 +78,91 @@ class HotlineApp(App[int]):
         ),
     ]
 
-    def __init__(self, ctx: Ctx) -> None:
+    def __init__(self, ctx: Ctx, login: LoginOptions | None = None) -> None:
+        """``ctx`` of a logged-in user opens their home screen; with ``login`` the login screen comes first."""
         super().__init__()
         self.ctx = ctx
-        self.sub_title = (
-            f"{ctx.actor.display_name or ctx.actor.name}（{ctx.actor.role_label}）· {ctx.policy.title}"
-        )
+        self.login = login
+        if login is None:
+            self.set_identity()
+
+    def set_identity(self) -> None:
+        actor = self.ctx.actor
+        self.sub_title = f"{actor.display_name or actor.name}（{actor.role_label}）· {self.ctx.policy.title}"
+
+    @property
+    def logged_in(self) -> bool:
+        return self.ctx.actor.id is not None
 
     def on_mount(self) -> None:
+        if self.login is None:
+            self.open_home()
+            return
+        from hotline_tui.screens.login import LoginScreen
+
+        self.sub_title = "请登录"
+        opts = self.login
+        self.push_screen(
+            LoginScreen(self.ctx, user=opts.user, store_url=opts.store_url, store_label=opts.store_label),
+            self.after_login,
+        )
+
+    def after_login(self, actor: Actor | None) -> None:
+        if actor is None:
+            self.exit(0)
+            return
+        self.ctx = self.ctx.as_actor(actor)
+        self.set_identity()
+        self.refresh_bindings()
+        self.open_home()
+
+    def open_home(self) -> None:
+        """The role's home: the administrator's is the admin screen, everyone else's the ticket list."""
+        if self.ctx.actor.role == "admin":
+            from hotline_tui.screens.admin import AdminScreen
+
+            self.push_screen(AdminScreen(self.ctx))
+            return
         from hotline_tui.screens.home import HomeScreen
 
         self.push_screen(HomeScreen(self.ctx))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        role = self.ctx.actor.role
+        if action in ("open_kb", "change_password", "open_audit", "open_admin") and not self.logged_in:
+            return False
+        if action == "open_audit":
+            return role in ("supervisor", "admin")
+        if action == "open_admin":
+            return role == "admin"
+        return True
+
+    def action_change_password(self) -> None:
+        from hotline_tui.screens.login import PasswordScreen
+
+        if isinstance(self.screen, PasswordScreen):
+            return
+        self.push_screen(PasswordScreen(self.ctx, self.login.store_url if self.login else None))
+
+    def action_open_audit(self) -> None:
+        from hotline_tui.screens.audit import AuditScreen
+
+        self.switch_to(AuditScreen)
+
+    def action_open_admin(self) -> None:
+        from hotline_tui.screens.admin import AdminScreen
+
+        self.switch_to(AdminScreen)
+
+    def switch_to(self, kind: Callable[[Ctx], Screen[Any]]) -> None:
+        """Back to an open screen of that kind, else open one on top."""
+        assert isinstance(kind, type)
+        found = next((s for s in reversed(self.screen_stack) if isinstance(s, kind)), None)
+        if found is None:
+            self.push_screen(kind(self.ctx))
+            return
+        while self.screen is not found:
+            self.pop_screen()
 
     def action_help(self) -> None:
         from hotline_tui.screens.home import HelpScreen
@@ -72,13 +175,9 @@ class HotlineApp(App[int]):
         """F3 from anywhere: back to the knowledge base if it is open underneath, else open it."""
         from hotline_tui.screens.kb import KBScreen
 
-        kb = next((s for s in reversed(self.screen_stack) if isinstance(s, KBScreen)), None)
-        if kb is None:
-            self.push_screen(KBScreen(self.ctx))
-            return
-        while self.screen is not kb:
-            self.pop_screen()
-        kb.action_focus_query()
+        self.switch_to(KBScreen)
+        if isinstance(self.screen, KBScreen):
+            self.screen.action_focus_query()
 
     def screen_title(self) -> str:
         return str(getattr(self.screen, "BINDING_GROUP_TITLE", None) or "首页")
@@ -104,19 +203,32 @@ class HotlineApp(App[int]):
             notify_failure(self, event.worker.error)
 
 
+@dataclass(frozen=True)
+class LoginOptions:
+    user: str = ""  # prefilled user name (--user / HOTLINE_USER)
+    store_url: str | None = None  # names the keyring entry
+    store_label: str = ""  # shown on the login screen
+
+
 def run_app(db: str | None, user: str | None, policy: str | None, now: str | None) -> int:
-    """Open the store as ``user`` and run the TUI; a refusal prints a Chinese message and returns 2."""
+    """Open the store and run the TUI, starting at the login screen (``user`` prefills the name).
+
+    A store that is missing or needs upgrading prints a Chinese message and returns 2.
+    """
     from hotline_tui.clock import FixedClock, SystemClock, parse_datetime
+    from hotline_tui.db import default_url
     from hotline_tui.store import open_ctx
 
     try:
-        if not user:
-            raise HotlineError("请用 --user 指定登录用户（或设置 HOTLINE_USER），例如：hotline --user agent1")
         clock = FixedClock(parse_datetime(now)) if now else SystemClock()
-        ctx = open_ctx(db, user=user, policy=policy, clock=clock)
+        ctx = open_ctx(db, policy=policy, clock=clock)
     except HotlineError as exc:
         print(f"错误：{exc.message}", file=sys.stderr)
         return exc.exit_code
-    app = HotlineApp(ctx)
+    url = db or default_url()
+    label = ctx.engine.url.render_as_string(hide_password=True)
+    if ctx.engine.url.get_backend_name() == "sqlite":
+        label = str(ctx.engine.url.database or label)
+    app = HotlineApp(ctx, LoginOptions(user=(user or "").strip(), store_url=url, store_label=label))
     app.run()
     return app.return_code or 0

@@ -24,6 +24,14 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's messages are English; say it in Chinese too
         raise InvalidInput(f"命令格式错误：{message}\n用法：{self.format_usage().strip()}")
 
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # Python < 3.12 drops an option value that is exactly "--" (``--text=--`` gave [], then a TypeError)
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
+        return super()._get_values(action, arg_strings)
+
 
 def _add_globals(p: argparse.ArgumentParser, top: bool) -> None:
     default: Any = None if top else argparse.SUPPRESS
@@ -174,6 +182,8 @@ def cmd_unit_import(args: argparse.Namespace) -> int:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(f"无法读取文件 {path}：{exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"文件 {path} 不是 UTF-8 编码（第 {exc.start + 1} 个字节起），请另存为 UTF-8 后重试") from None
     specs = parse_units(text, str(path))
     result = import_units(_admin_ctx(args), specs)
     _out(args, result, f"单位导入完成：新增 {result['created']}，更新 {result['updated']}")
@@ -283,7 +293,7 @@ def _read_text_arg(value: str) -> str:
         return sys.stdin.read()
     path = Path(value)
     try:
-        is_file = "\n" not in value and len(value.encode()) < 1024 and path.is_file()
+        is_file = "\n" not in value and len(value.encode(errors="surrogatepass")) < 1024 and path.is_file()
     except OSError:  # a long text is not a file name
         is_file = False
     if is_file:
@@ -377,6 +387,7 @@ def cmd_ticket_new(args: argparse.Namespace) -> int:
         caller_name=args.name or "",
         caller_phone=args.phone or "",
         caller_address=args.address or "",
+        caller_id_number=args.id_number or "",
         district=args.district or "",
         anonymous=args.anonymous,
         confidential=args.confidential,
@@ -399,7 +410,13 @@ def _show(args: argparse.Namespace, ctx: Any, no: str) -> int:
     lines = [
         f"{detail['no']}  {detail['status_label']}  {detail['type_label']}·{detail['channel_label']}·{detail['urgency_label']}"
         + (" " + " ".join(f"【{x}】" for x in detail["labels"]) if detail["labels"] else ""),
-        f"诉求人：{detail['caller']['name'] or '（匿名）'} {detail['caller']['phone']}  {detail['caller']['address']}",
+        f"诉求人：{detail['caller']['name'] or '（匿名）'} {detail['caller']['phone']}  {detail['caller']['address']}"
+        + (f"  身份证号 {detail['caller']['id_number']}" if detail["caller"]["id_number"] else "")
+        + (
+            "（已脱敏；查看完整信息：hotline ticket reveal 工单号 --reason 理由）"
+            if detail["caller"]["can_reveal"] and detail["caller"]["masked"]
+            else ""
+        ),
         f"诉求：{detail['text']}",
     ]
     for a in detail["assignments"]:
@@ -415,6 +432,60 @@ def _show(args: argparse.Namespace, ctx: Any, no: str) -> int:
 
 def cmd_ticket_show(args: argparse.Namespace) -> int:
     return _show(args, _ctx(args), args.no)
+
+
+def cmd_ticket_reveal(args: argparse.Namespace) -> int:
+    from hotline_tui.privacy import PII_FIELDS
+    from hotline_tui.services.privacy import reveal_caller
+
+    fields = tuple(args.field) if args.field else PII_FIELDS
+    result = reveal_caller(_ctx(args), args.no, args.reason or "", fields)
+    labels = {"name": "姓名", "phone": "联系电话", "address": "地址", "id_number": "身份证号"}
+    text = "\n".join(f"{labels[k]}：{v or '（未登记）'}" for k, v in result["fields"].items())
+    _out(args, result, text + "\n（本次查看已记入审计日志）")
+    return 0
+
+
+def cmd_ticket_export(args: argparse.Namespace) -> int:
+    from hotline_tui.services.privacy import export_tickets, write_export
+
+    fmt = args.format or ("jsonl" if args.out.endswith((".jsonl", ".json")) else "csv")
+    if fmt not in ("csv", "jsonl"):
+        raise InvalidInput(f"未知的导出格式：{fmt}（可选：csv、jsonl）")
+    rows = export_tickets(
+        _ctx(args),
+        status=args.status,
+        since=_day_bound(args.since, end=False),
+        until=_day_bound(args.until, end=True),
+        full=args.full,
+        reason=args.reason or "",
+    )
+    write_export(rows, Path(args.out), fmt)
+    note = "含完整个人信息，请妥善保管" if args.full else "个人信息已脱敏"
+    _out(
+        args,
+        {"path": args.out, "rows": len(rows), "masked": not args.full},
+        f"已导出 {len(rows)} 张工单到 {args.out}（{note}）",
+    )
+    return 0
+
+
+def _day_bound(value: str | None, *, end: bool) -> Any:
+    """A date (whole day) or a datetime from the command line."""
+    if not value:
+        return None
+    from datetime import datetime, time
+
+    from hotline_tui.clock import TZ
+
+    text = value.strip()
+    if len(text) == 10:
+        try:
+            day = datetime.strptime(text, "%Y-%m-%d").date()
+        except ValueError:
+            raise InvalidInput(f"日期格式不正确：{value}（应为 2025-01-24 或 2025-01-24T09:00:00）") from None
+        return datetime.combine(day, time.max if end else time.min, tzinfo=TZ)
+    return parse_datetime(text)
 
 
 def cmd_ticket_list(args: argparse.Namespace) -> int:
@@ -1095,6 +1166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--phone")
     p.add_argument("--name")
     p.add_argument("--address")
+    p.add_argument("--id-number", help="诉求人身份证号（18位，事项需要时才登记）")
     p.add_argument("--district")
     p.add_argument("--anonymous", action="store_true")
     p.add_argument("--confidential", action="store_true")
@@ -1103,6 +1175,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--received-at")
     p = add(tk, "show", cmd_ticket_show, "查看工单")
     p.add_argument("no")
+    p = add(tk, "reveal", cmd_ticket_reveal, "填写理由查看诉求人完整个人信息（记入审计日志）")
+    p.add_argument("no")
+    p.add_argument("--reason", required=True, help="查看理由（至少4个字）")
+    p.add_argument(
+        "--field",
+        action="append",
+        choices=("name", "phone", "address", "id_number"),
+        help="只查看某项（可重复）",
+    )
+    p = add(tk, "export", cmd_ticket_export, "导出工单（默认脱敏；--full 须督办管理角色并写明理由）")
+    p.add_argument("--out", required=True, help="输出文件（.csv 或 .jsonl）")
+    p.add_argument("--format", choices=("csv", "jsonl"))
+    p.add_argument("--status")
+    p.add_argument("--since", help="受理时间起（2025-01-24 或 ISO 时间）")
+    p.add_argument("--until", help="受理时间止（含当日）")
+    p.add_argument("--full", action="store_true", help="导出未脱敏的个人信息（记入审计日志）")
+    p.add_argument("--reason", help="导出完整信息的理由")
     p = add(tk, "list", cmd_ticket_list, "列出本角色可见的工单")
     p.add_argument("--status")
     p.add_argument("--limit", type=int, default=50)

@@ -40,15 +40,23 @@ def local(dt: datetime) -> datetime:
     return dt.astimezone(TZ)
 
 
+# The years a time given by a user may fall in: deadlines computed from it stay far from datetime's limits.
+MIN_YEAR, MAX_YEAR = 1990, 2200
+
+
 def parse_datetime(text: str) -> datetime:
     """Parse an ISO date or datetime given by a user; naive means Asia/Shanghai."""
     raw = text.strip()
     try:
         if len(raw) == 10:
-            return datetime.combine(date.fromisoformat(raw), time(0, 0), TZ)
-        return local(datetime.fromisoformat(raw.replace(" ", "T", 1)))
-    except ValueError:
+            parsed = datetime.combine(date.fromisoformat(raw), time(0, 0), TZ)
+        else:
+            parsed = local(datetime.fromisoformat(raw.replace(" ", "T", 1)))
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved to Asia/Shanghai
         raise InvalidInput(f"时间格式不正确：{text!r}，应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM:SS") from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise InvalidInput(f"时间超出范围：{text!r}，年份应在 {MIN_YEAR} 至 {MAX_YEAR} 之间")
+    return parsed
 
 
 def parse_date(text: str) -> date:

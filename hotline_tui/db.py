@@ -19,10 +19,10 @@ from typing import Any
 from platformdirs import user_data_dir
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DataError, OperationalError
 from sqlmodel import Session, create_engine
 
-from hotline_tui.errors import HotlineError
+from hotline_tui.errors import HotlineError, InvalidInput
 
 READONLY = "hotline_readonly"
 BUSY_TIMEOUT_MS = 15000
@@ -154,3 +154,21 @@ def describe_operational_error(exc: OperationalError) -> HotlineError:
     if "unable to open" in text or "could not connect" in text or "Connection refused" in text:
         return HotlineError(f"无法连接数据库：{text}")
     return HotlineError(f"数据库错误：{text}")
+
+
+def describe_data_error(exc: DataError | UnicodeEncodeError | OverflowError) -> HotlineError:
+    """Input the database cannot store, in Chinese: what is wrong and what to do."""
+    if isinstance(exc, OverflowError):  # SQLite: "Python int too large to convert to SQLite INTEGER"
+        return InvalidInput("输入的数字超出范围，请检查编号或数量后重试（操作未生效）")
+    if isinstance(exc, UnicodeEncodeError):
+        return InvalidInput("输入含有无法保存的字符（不成对的代理码位），请删除后重试（操作未生效）")
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    if "NUL" in text or "0x00" in text or "\\u0000" in text:
+        return InvalidInput("输入含有空字符（NUL，\\x00），数据库无法保存，请删除后重试（操作未生效）")
+    if "out of range" in text:
+        return InvalidInput("输入的数字超出范围，请检查编号或数量后重试（操作未生效）")
+    if "too long" in text:
+        return InvalidInput("输入过长，超出数据库字段的长度，请缩短后重试（操作未生效）")
+    return InvalidInput(
+        f"数据库无法保存输入的数据（{text.splitlines()[0] if text else type(exc).__name__}），请检查后重试（操作未生效）"
+    )

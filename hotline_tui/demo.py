@@ -67,7 +67,7 @@ from sqlmodel import col, select
 from hotline_tui.clock import FixedClock, local
 from hotline_tui.db import read_session, write_session
 from hotline_tui.errors import HotlineError, InvalidInput
-from hotline_tui.models import Assignment, Event, KBEntry, Ticket, Unit, UnitRequest, User
+from hotline_tui.models import Assignment, Event, KBEntry, Setting, Ticket, Unit, UnitRequest, User
 from hotline_tui.policy import load_policy
 from hotline_tui.services import admin, appeal, callback, dispatch, handling, intake, review
 from hotline_tui.services.core import SYSTEM, Ctx, actor_for
@@ -140,6 +140,8 @@ def load_demo(engine: Engine, now: datetime) -> dict[str, int]:
             password=DEMO_PASSWORD,
             display_name=str(u.get("display_name", "")),
         )
+    with write_session(engine) as s:  # the login screen tells a demo store's users the demo password
+        s.add(Setting(key="demo", value="1"))
     kb_count = _insert_kb(engine, now)
     from hotline_tui.search import rebuild_index
 

@@ -101,6 +101,7 @@ class Ticket(SQLModel, table=True):
     caller_name: str = Field(default="", max_length=64)
     caller_phone: str = Field(default="", max_length=32, index=True)
     caller_address: str = Field(default="", max_length=255)
+    caller_id_number: str = Field(default="", max_length=18)
     district: str = Field(default="", max_length=64)
     anonymous: bool = False
     confidential: bool = False

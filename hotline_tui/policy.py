@@ -142,6 +142,19 @@ class ReplyRules:
     cite_process: str = ""  # a process answer such as 办理中 as the result
     cite_template: str = ""
     cite_return_reason: str = ""  # a return reason as the result
+    # personal data of other people a reply must not carry (T24 19): kinds from privacy.find_pii
+    privacy_scan: tuple[str, ...] = ()
+    cite_privacy: str = ""
+    # words that make a phone number in the same clause the handling staff's contact (TTR 16(1) asks for it)
+    contact_cues: tuple[str, ...] = ()
+
+
+DEFAULT_PII_SCAN = ("id_number", "mobile", "plate")
+DEFAULT_CONTACT_CUES = (
+    "工作人员", "承办人", "经办人", "联系人", "网格员", "民警", "警官", "执法人员", "执法队员", "科长",
+    "处长", "所长", "队长", "站长", "主任", "经理", "书记", "同志", "客服", "联系电话", "办公电话",
+    "服务电话", "咨询电话", "值班电话", "热线",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -512,6 +525,11 @@ def parse_policy(text: str, origin: str, path: Path | None = None) -> Policy:
         cite_process=rep.text("cite_process", rep.text("cite")),
         cite_template=rep.text("cite_template", rep.text("cite")),
         cite_return_reason=rep.text("cite_return_reason", rep.text("cite")),
+        privacy_scan=tuple(
+            rep.strs("privacy_scan", allowed=("id_number", "mobile", "plate"), default=list(DEFAULT_PII_SCAN))
+        ),
+        cite_privacy=rep.text("cite_privacy", rep.text("cite")),
+        contact_cues=tuple(rep.strs("contact_cues", default=list(DEFAULT_CONTACT_CUES))),
     )
 
     cb = r.table("callback")

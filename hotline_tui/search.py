@@ -70,6 +70,7 @@ PINYIN_INITIALS = 10
 # matches, taken in row order — and rebuild_index numbers rows by ascending title + keywords length, the
 # order bm25 itself prefers for a short query, so the cap rarely drops a hit that would have ranked.
 RANK_CAP = 2000
+MAX_LIMIT = 1000  # hits returned at most, whatever limit is asked for
 SNIPPET_WIDTH = 80  # display columns (a CJK character is 2)
 _TZ = ZoneInfo("Asia/Shanghai")
 _VALIDITY_ORDER = {"current": 0, "upcoming": 1, "expired": 2}
@@ -701,6 +702,11 @@ def _run_tier(
     return [(str(r[0]), -float(r[1])) for r in rows]
 
 
+def _storable(value: str) -> bool:
+    """PostgreSQL refuses NUL in a parameter, SQLite's driver a lone surrogate: such a filter matches nothing."""
+    return "\x00" not in value and not any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
+
+
 def _validity(valid_from: date | None, valid_to: date | None, today: date) -> str:
     if valid_to is not None and valid_to < today:
         return "expired"
@@ -725,6 +731,9 @@ def search(
     except Exception:  # pragma: no cover - parse is pure Python over a bounded string
         return []
     if not terms or limit <= 0:
+        return []
+    limit = min(limit, MAX_LIMIT)
+    if not (_storable(category or "") and _storable(unit or "")):  # no entry or unit holds such text
         return []
     today = today or datetime.now(_TZ).date()
     conn = session.connection()

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect, text
+from sqlmodel import select
 
-from hotline_tui.clock import Clock, SystemClock
+from hotline_tui.clock import Clock, SystemClock, local
 from hotline_tui.db import make_engine, read_session, write_session
-from hotline_tui.errors import HotlineError
-from hotline_tui.models import Setting
+from hotline_tui.errors import HotlineError, PermissionDenied
+from hotline_tui.models import Setting, User
 from hotline_tui.policy import DEFAULT_POLICY, Policy, load_policy
 from hotline_tui.services.core import SYSTEM, Actor, Ctx, actor_for
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Opening a store compares against this constant instead of importing Alembic
 # (≈0.5 s of start-up); tests/test_schema.py keeps it equal to the migration scripts' head.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 
 def alembic_config() -> Config:
@@ -96,13 +97,20 @@ def open_ctx(
     if not is_initialised(engine):
         raise HotlineError("数据库尚未初始化，请先运行 hotline init（或 hotline init --demo）")
     rev = current_revision(engine)
-    if rev != head_revision():
+    if rev != SCHEMA_HEAD:
         raise HotlineError(
-            f"数据库结构版本为 {rev}，程序需要 {head_revision()}：请运行 hotline init 升级（数据不会丢失）"
+            f"数据库结构版本为 {rev}，程序需要 {SCHEMA_HEAD}：请运行 hotline init 升级（数据不会丢失）"
         )
     prof = load_policy(policy or active_policy_name(engine))
     actor: Actor = SYSTEM
+    clock = clock or SystemClock()
     if user:
         with read_session(engine) as s:
             actor = actor_for(s, user)
-    return Ctx(engine=engine, policy=prof, actor=actor, clock=clock or SystemClock())
+            locked = s.exec(select(User.locked_until).where(User.name == user)).first()
+        if locked is not None and local(locked) > local(clock.now()):
+            # checked like a login: an account locked after repeated wrong passwords cannot act by script
+            from hotline_tui.services.accounts import locked_message
+
+            raise PermissionDenied(locked_message(local(locked)))
+    return Ctx(engine=engine, policy=prof, actor=actor, clock=clock)

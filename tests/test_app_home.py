@@ -18,9 +18,10 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from hotline_tui.app import HotlineApp, run_app
-from hotline_tui.screens.home import HelpScreen, HomeScreen, TicketDetailScreen
+from hotline_tui.screens.home import HelpScreen, HomeScreen, RevealScreen, TicketDetailScreen
 from hotline_tui.services.dispatch import dispatch
 from hotline_tui.services.intake import IntakeForm, create_ticket
+from hotline_tui.services.queries import ticket_detail
 from tests.conftest import World
 
 NOW = "2025-02-06T08:00:00"  # T1's deadline (02-06 10:30) is then within four hours: amber
@@ -141,8 +142,25 @@ async def test_detail_timeline_in_chinese_and_esc_returns(
         body = text_of(detail.body)
         assert "受理" in body and "派单" in body and "HX-CG（承办）" in body
         assert "dispatched" not in body and "created" not in body
-        assert "13812345678" in body  # centre roles see the caller in full (and the view is audited)
+        assert "138****5678" in body and "13812345678" not in body  # masked until revealed
         assert "即将超时" in body
+
+        await pilot.press("v")  # reveal: a reason is asked, too short is refused on the spot
+        await pilot.pause()
+        assert isinstance(app.screen, RevealScreen)
+        await pilot.press(*"看看", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RevealScreen) and "至少4个字" in text_of(
+            app.screen.query_one("#reveal-error", Static)
+        )
+        await pilot.press(*"核实来电人身份", "enter")
+        await settle(app, pilot)
+        assert app.screen is detail
+        body = text_of(detail.body)
+        assert "13812345678" in body and "完整信息，已留痕" in body
+        assert "pii_revealed" in [
+            e["kind"] for e in ticket_detail(sqlite_world.as_("sup1"), tickets["t1"])["events"]
+        ]
 
         await pilot.press("escape")
         await pilot.pause()
@@ -187,14 +205,20 @@ async def test_keys_in_text_field_are_text(sqlite_world: World, tickets: dict[st
         assert home(app).filter.value == "qr"
 
 
-async def test_admin_sees_empty_state(sqlite_world: World) -> None:
-    app = HotlineApp(sqlite_world.as_("admin1"))
+async def test_kb_editor_sees_empty_state_and_admin_gets_the_admin_screen(sqlite_world: World) -> None:
+    from hotline_tui.screens.admin import AdminScreen
+
+    app = HotlineApp(sqlite_world.as_("kb1"))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         screen = home(app)
         text = text_of(screen.empty)
-        assert "系统管理员" in text and "即将提供" in text and "用户管理" in text
+        assert "知识库维护" in text and "按 F3 打开知识库" in text
         assert not screen.query("#tickets")
+    app = HotlineApp(sqlite_world.as_("admin1"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, AdminScreen)
 
 
 async def test_help_lists_keys_and_closes(sqlite_world: World, tickets: dict[str, str]) -> None:
@@ -240,14 +264,8 @@ async def test_calendar_fallback_warning(sqlite_world: World) -> None:
         assert warning.display and "2027年" in text_of(warning)
 
 
-def test_run_app_refuses_unknown_user_and_missing_store(
-    sqlite_world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    url = sqlite_world.engine.url.render_as_string(hide_password=False)
-    assert run_app(db=url, user="nobody", policy=None, now=None) == 2
-    assert "错误：用户不存在：nobody" in capsys.readouterr().err
-    assert run_app(db=url, user=None, policy=None, now=None) == 2
-    assert "错误：请用 --user" in capsys.readouterr().err
+def test_run_app_refuses_a_missing_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # (user names are checked by the login screen, which does not tell unknown names apart: test_app_login)
     assert run_app(db=f"sqlite:///{tmp_path / 'none.db'}", user="agent1", policy=None, now=None) == 2
     assert "错误：数据库尚未初始化" in capsys.readouterr().err
 

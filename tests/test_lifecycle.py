@@ -18,6 +18,7 @@ from hotline_tui.services import dispatch as dp
 from hotline_tui.services import handling as hd
 from hotline_tui.services import intake
 from hotline_tui.services import review as rv
+from hotline_tui.services.privacy import reveal_caller
 from hotline_tui.services.queries import ticket_detail
 from tests.conftest import World
 
@@ -250,8 +251,11 @@ def test_liaison_sees_masked_caller_and_only_their_orders(world: World) -> None:
     secret = new_ticket(world, confidential=True)
     dp.dispatch(world.as_("agent1"), secret, ["HX-CG"])
     assert ticket_detail(world.as_("cg"), secret)["caller"]["phone"] == "（保密）"
-    assert ticket_detail(world.as_("disp1"), secret)["caller"]["phone"] == "13812345678"
-    assert "pii_viewed" in events_of(world, secret)  # the centre's look at the full number is audited
+    # the centre sees it masked too until it reveals it with a reason (T24 27), which is audited
+    assert ticket_detail(world.as_("disp1"), secret)["caller"]["phone"] == "138****5678"
+    assert "pii_revealed" not in events_of(world, secret)
+    assert reveal_caller(world.as_("disp1"), secret, "核实诉求人身份")["fields"]["phone"] == "13812345678"
+    assert "pii_revealed" in events_of(world, secret)
 
 
 # ---------------------------------------------------------------- acceptance

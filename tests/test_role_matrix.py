@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hotline_tui.errors import PermissionDenied
-from hotline_tui.services import admin, audit, callback, dispatch, handling, intake, queries, review
+from hotline_tui.services import admin, audit, callback, dispatch, handling, intake, privacy, queries, review
 from hotline_tui.services.core import SYSTEM, Ctx
 from tests.conftest import World
 from tests.test_lifecycle import GOOD_REPLY, accepted, dispatched, new_ticket
@@ -54,6 +54,9 @@ CASES: dict[str, tuple[Callable[[World], Callable[[Ctx], Any]], set[str]]] = {
     "ticket_detail": (lambda w: (lambda na: lambda c: queries.ticket_detail(c, na[0]))(dispatched(w)), {"agent", "dispatcher", "callback", "supervisor", "liaison"}),
     "add_user": (lambda w: lambda c: admin.add_user(c, "newcomer", "agent"), {"admin"}),
     "audit_log": (lambda w: lambda c: audit.audit_log(c), {"supervisor", "admin"}),
+    "reveal_caller": (lambda w: (lambda na: lambda c: privacy.reveal_caller(c, na[0], "联系诉求人核实"))(dispatched(w)), {"agent", "dispatcher", "callback", "supervisor", "liaison"}),
+    "export_masked": (lambda w: lambda c: privacy.export_tickets(c), {"dispatcher", "supervisor", "liaison"}),
+    "export_full": (lambda w: lambda c: privacy.export_tickets(c, full=True, reason="上级检查抽查"), {"supervisor"}),
 }  # fmt: skip
 
 

@@ -464,7 +464,14 @@ class TicketDetailScreen(ModalScreen[None]):
     BINDING_GROUP_TITLE = "工单详情"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "返回", id="detail.back", tooltip="关闭详情，回到工单列表"),
-        Binding("r", "reload", "刷新", id="detail.refresh", tooltip="重新载入该工单"),
+        Binding("r", "reload", "刷新", id="detail.refresh", tooltip="重新载入该工单（个人信息重新脱敏）"),
+        Binding(
+            "v",
+            "reveal",
+            "查看完整信息",
+            id="detail.reveal",
+            tooltip="填写理由后查看诉求人完整个人信息；每次查看都记入审计日志",
+        ),
         Binding("f1", "app.help", "帮助", key_display="F1", id="detail.help", tooltip="列出本界面的按键"),
         Binding(
             "question_mark", "app.help", "帮助", show=False, id="detail.help_q", tooltip="列出本界面的按键"
@@ -476,10 +483,15 @@ class TicketDetailScreen(ModalScreen[None]):
     class Loaded(Message, bubble=False):
         detail: dict[str, Any]
 
+    @dataclass
+    class Revealed(Message, bubble=False):
+        revealed: dict[str, Any]
+
     def __init__(self, ctx: Ctx, no: str) -> None:
         super().__init__()
         self.ctx = ctx
         self.no = no
+        self.detail: dict[str, Any] | None = None
         self.body = Static("正在载入……", id="detail-body")
         self.scroller = VerticalScroll(self.body, id="detail")
 
@@ -501,13 +513,46 @@ class TicketDetailScreen(ModalScreen[None]):
 
     @on(Loaded)
     def show_detail(self, message: Loaded) -> None:
+        self.detail = message.detail
         self.body.update(self.render_detail(message.detail))
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "reveal":
+            caller = (self.detail or {}).get("caller") or {}
+            return bool(caller.get("can_reveal")) and bool(caller.get("masked"))
+        return True
+
+    def action_reveal(self) -> None:
+        def asked(reason: str | None) -> None:
+            if reason:
+                self.reveal(reason)
+
+        self.app.push_screen(RevealScreen(self.no), asked)
+
+    @work(thread=True, exclusive=True, group="reveal", exit_on_error=False, description="查看完整信息")
+    def reveal(self, reason: str) -> None:
+        from hotline_tui.services.privacy import reveal_caller
+
+        self.post_message(self.Revealed(reveal_caller(self.ctx, self.no, reason)))
+
+    @on(Revealed)
+    def show_revealed(self, message: Revealed) -> None:
+        if self.detail is None:
+            return
+        full = message.revealed
+        caller = {**self.detail["caller"], **full["fields"], "masked": False, "access": "revealed"}
+        self.detail = {**self.detail, "caller": caller, "text": full["text"]}
+        self.body.update(self.render_detail(self.detail))
+        self.refresh_bindings()
+        self.notify("已显示完整信息，本次查看已记入审计日志", title="查看完整信息")
 
     @on(Worker.StateChanged)
     def show_failure(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             notify_failure(self, event.worker.error)
-            self.body.update(Text(failure_text(event.worker.error), style="bold"))
+            if event.worker.group != "reveal":  # a refused reveal leaves the masked detail on screen
+                self.body.update(Text(failure_text(event.worker.error), style="bold"))
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -533,12 +578,18 @@ class TicketDetailScreen(ModalScreen[None]):
             facts.add_row("办结时间", short_time(d["closed_at"], seconds=True))
         caller = d["caller"]
         flags = [f for f, on_ in (("匿名", d["anonymous"]), ("保密", d["confidential"])) if on_]
-        if caller["masked"]:
+        if caller.get("access") == "revealed":
+            flags.append("完整信息，已留痕")
+        elif caller["masked"]:
             flags.append("已脱敏")
         who = "  ".join(x for x in (caller["name"], caller["phone"]) if x) or "—"
         facts.add_row("诉求人", who + (f"（{'、'.join(flags)}）" if flags else ""))
         if caller["address"]:
             facts.add_row("地址", caller["address"])
+        if caller.get("id_number"):
+            facts.add_row("身份证号", caller["id_number"])
+        if caller["masked"] and caller.get("can_reveal"):
+            facts.add_row("", Text("按 v 填写理由后查看完整信息（留痕）", style="dim"))
         facts.add_row("诉求内容", Text(d["text"]))
 
         units: list[Text] = []
@@ -578,6 +629,47 @@ class TicketDetailScreen(ModalScreen[None]):
             return Text(f"\n{text}", style=f"bold {accent}")
 
         return Group(facts, title("承办单位"), *units, title("办理记录"), timeline)
+
+
+class RevealScreen(ModalScreen[str | None]):
+    """Asks why the full caller data is needed; the reason goes into the audit trail (T24 27)."""
+
+    BINDING_GROUP_TITLE = "查看完整信息"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "取消", id="reveal.cancel", tooltip="不查看，回到工单详情"),
+    ]
+
+    def __init__(self, no: str) -> None:
+        super().__init__()
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        from textual.containers import Vertical
+
+        with Vertical(id="reveal") as box:
+            box.border_title = f"查看工单 {self.no} 诉求人完整信息"
+            box.border_subtitle = "Enter 确认 · esc 取消"
+            yield Static("查看理由将与您的账号、时间一起记入审计日志，请据实填写。")
+            yield Input(placeholder="查看理由，如：联系诉求人核实地址", id="reveal-reason", max_length=200)
+            yield Static("", id="reveal-error")
+
+    def on_mount(self) -> None:
+        self.query_one("#reveal-reason", Input).focus()
+
+    @on(Input.Submitted, "#reveal-reason")
+    def submit(self, event: Input.Submitted) -> None:
+        from hotline_tui.services.privacy import REASON_MIN
+
+        reason = event.value.strip()
+        if len(reason) < REASON_MIN:
+            self.query_one("#reveal-error", Static).update(
+                Text(f"请写明查看理由（至少{REASON_MIN}个字）", style="bold")
+            )
+            return
+        self.dismiss(reason)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class HelpScreen(ModalScreen[None]):

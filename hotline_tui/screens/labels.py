@@ -10,7 +10,6 @@ ASSIGNMENT_ROLE_LABELS = {"single": "承办", "lead": "主办", "co": "协办"}
 
 # What each role without a ticket list will get on its home screen (DESIGN.md "Users and their screens").
 COMING_SCREENS = {
-    "admin": "用户管理、单位管理、策略配置、数据备份",
     "kb_editor": "知识库编辑、审核队列、过期条目与月度知识库报告",
     "trainer": "演练模式：场景通话、评分、培训报告",
     "trainee": "演练模式：场景通话与评分",

@@ -44,7 +44,9 @@ PGDUMP_MAGIC = b"PGDMP"
 # Filled from Python by hotline_tui/search.py; not SQLModel models but part of the store's contents.
 EXTRA_TABLES = ("kb_search_doc", "kb_search_text")
 # Never shown in a difference description (personal data, secrets).
-HIDDEN_COLUMNS = frozenset({"caller_name", "caller_phone", "caller_address", "password_hash"})
+HIDDEN_COLUMNS = frozenset(
+    {"caller_name", "caller_phone", "caller_address", "caller_id_number", "password_hash"}
+)
 MAX_DIFFS_PER_TABLE = 20
 PG_TIMEOUT_S = 3600
 

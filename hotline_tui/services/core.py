@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from hotline_tui.clock import Clock, SystemClock, iso, local
-from hotline_tui.db import describe_operational_error, read_session, write_session
+from hotline_tui.db import describe_data_error, describe_operational_error, read_session, write_session
 from hotline_tui.errors import ConcurrentUpdate, HotlineError, InvalidInput, NotFound, PermissionDenied
 from hotline_tui.models import (
     ROLE_LABELS,
@@ -89,6 +89,8 @@ class Ctx:
             raise HotlineError("与他人同时提交的数据冲突，请重试（操作未生效）") from None
         except OperationalError as exc:
             raise describe_operational_error(exc) from None
+        except (DataError, UnicodeEncodeError, OverflowError) as exc:  # input the checks let through
+            raise describe_data_error(exc) from None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -97,6 +99,8 @@ class Ctx:
                 yield session
         except OperationalError as exc:
             raise describe_operational_error(exc) from None
+        except (DataError, UnicodeEncodeError, OverflowError) as exc:
+            raise describe_data_error(exc) from None
 
 
 def load_calendar(engine: Engine) -> WorkCalendar:
@@ -150,7 +154,15 @@ def unit_ancestry_codes(session: Session, unit_id: int) -> list[str]:
     return codes
 
 
+def storable(text: str) -> bool:
+    """Whether a database can hold ``text`` at all (PostgreSQL refuses NUL; nobody stores lone surrogates).
+    A lookup key that is not storable matches no row: say "not found" without asking the database."""
+    return "\x00" not in text and not any(0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+
+
 def actor_for(session: Session, name: str) -> Actor:
+    if not storable(name):
+        raise NotFound(f"用户不存在：{name}")
     user = session.exec(select(User).where(User.name == name)).first()
     if user is None:
         raise NotFound(f"用户不存在：{name}")
@@ -190,6 +202,8 @@ def can_see_ticket(ctx: Ctx, session: Session, ticket: Ticket) -> bool:
 
 
 def get_ticket(session: Session, no: str, *, lock: bool = False) -> Ticket:
+    if not storable(no):
+        raise NotFound(f"工单不存在：{no}")
     stmt = select(Ticket).where(Ticket.no == no.strip().upper())
     if lock:
         stmt = stmt.with_for_update()
@@ -210,9 +224,11 @@ def get_assignment(session: Session, assignment_id: int, *, lock: bool = False) 
 
 
 def get_unit(session: Session, code: str) -> Unit:
-    unit = session.exec(select(Unit).where(Unit.code == code.strip())).first()
-    if unit is None:
-        unit = session.exec(select(Unit).where(Unit.name == code.strip())).first()
+    unit = None
+    if storable(code):
+        unit = session.exec(select(Unit).where(Unit.code == code.strip())).first()
+        if unit is None:
+            unit = session.exec(select(Unit).where(Unit.name == code.strip())).first()
     if unit is None:
         raise NotFound(f"承办单位不存在：{code}（可用 hotline unit list 查看单位代码）")
     return unit
@@ -302,10 +318,36 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# Invisible characters that change how text is shown without being part of it: bidirectional controls
+# (U+202E turns "gnp.exe" round on a terminal) and zero-width spaces / word joiner / byte order mark.
+# Zero-width (non-)joiners stay: emoji sequences and Persian or Indic writing need them.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+INVISIBLE = frozenset("\u200b\u2060\ufeff")
+
+
+def unwanted_char(ch: str) -> bool:
+    """A character ``clean_text`` drops (and the knowledge base refuses)."""
+    o = ord(ch)
+    return (
+        (o < 32 and ch not in "\n\t")
+        or 127 <= o < 160  # DEL and the C1 controls
+        or 0xD800 <= o <= 0xDFFF  # lone surrogates: not text, no database can store them
+        or ch in BIDI_CONTROLS
+        or ch in INVISIBLE
+    )
+
+
 def clean_text(value: str | None, *, field: str, max_len: int, required: bool = False) -> str:
-    """Strip control characters (keeping newlines and tabs) and enforce a length."""
-    text = "".join(ch for ch in (value or "") if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127))
-    text = text.replace("\r", "").strip()
+    """The one cleaning of free text a user typed, before it is stored.
+
+    Line ends (``\\r\\n``, ``\\r``, U+2028, U+2029) become ``\\n``; control characters other than newline
+    and tab (C0, DEL, C1 — so terminal escape sequences lose their ESC), lone surrogates, bidirectional
+    controls and zero-width spaces are dropped; surrounding white space is stripped. Then an empty
+    required field or a text longer than ``max_len`` characters is refused.
+    """
+    raw = value or ""
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    text = "".join(ch for ch in raw if not unwanted_char(ch)).strip()
     if required and not text:
         raise InvalidInput(f"{field}不能为空")
     if len(text) > max_len:

@@ -241,6 +241,7 @@ def split_dispatch(
                 caller_name=original.caller_name,
                 caller_phone=original.caller_phone,
                 caller_address=original.caller_address,
+                caller_id_number=original.caller_id_number,
                 district=original.district,
                 anonymous=original.anonymous,
                 confidential=original.confidential,

@@ -232,7 +232,8 @@ def request_return(
     clean: dict[str, Any] = {}
     for key, value in fields.items():
         if key == "items" and isinstance(value, list):
-            clean[key] = [clean_text(str(v), field="核实事项", max_len=200) for v in value if str(v).strip()]
+            items = (clean_text(str(v), field="核实事项", max_len=200) for v in value)
+            clean[key] = [item for item in items if item]
         else:
             clean[key] = clean_text(str(value), field=RETURN_FIELDS.get(key, key), max_len=2000)
     missing = [RETURN_FIELDS[f] for f in reason.required if not clean.get(f)]
@@ -390,7 +391,12 @@ def reply(ctx: Ctx, assignment_id: int, text: str, *, expected_version: int | No
                 select(UnitRequest).where(UnitRequest.ticket_id == t.id, UnitRequest.kind == "return")
             )
         ]
-        result = check_reply(body, ctx.policy, return_reason_texts=[x for x in reasons if x])
+        result = check_reply(
+            body,
+            ctx.policy,
+            return_reason_texts=[x for x in reasons if x],
+            known=(t.caller_phone, t.caller_id_number, t.caller_address, t.text),
+        )
         if not result.ok:
             lines = "；".join(f.message for f in result.findings)
             raise RuleViolation(f"答复不符合要求，未提交：{lines}", rule=ctx.policy.reply.cite)

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from hotline_tui.clock import local
 from hotline_tui.errors import InvalidInput, RuleViolation
 from hotline_tui.models import KBEntry, Ticket, TicketCounter
-from hotline_tui.privacy import normalize_phone, valid_phone
+from hotline_tui.privacy import id_number_problem, normalize_id_number, normalize_phone, valid_phone
 from hotline_tui.services.core import (
     Ctx,
     check_version,
@@ -60,6 +60,7 @@ class IntakeForm:
     caller_name: str = ""
     caller_phone: str = ""
     caller_address: str = ""
+    caller_id_number: str = ""
     district: str = ""
     anonymous: bool = False
     confidential: bool = False
@@ -93,6 +94,7 @@ def validate_form(ctx: Ctx, form: IntakeForm) -> IntakeForm:
         caller_name=clean_text(form.caller_name, field="诉求人姓名", max_len=32),
         caller_phone=normalize_phone(clean_text(form.caller_phone, field="联系电话", max_len=24)),
         caller_address=clean_text(form.caller_address, field="地址", max_len=200),
+        caller_id_number=normalize_id_number(clean_text(form.caller_id_number, field="身份证号", max_len=40)),
         district=clean_text(form.district, field="所属区", max_len=40),
         anonymous=form.anonymous,
         confidential=form.confidential,
@@ -104,8 +106,11 @@ def validate_form(ctx: Ctx, form: IntakeForm) -> IntakeForm:
         raise InvalidInput(
             f"联系电话格式不正确：{form.caller_phone}（应为11位手机号如13812345678，或带区号的固话如022-23456789）"
         )
+    if out.caller_id_number and (problem := id_number_problem(out.caller_id_number)):
+        raise InvalidInput(problem)
     if out.anonymous:
         out.caller_name = ""
+        out.caller_id_number = ""
     if len(out.text) < 4:
         raise InvalidInput("诉求内容过短，请记录诉求的具体事项（时间、地点、问题）")
     return out
@@ -131,6 +136,7 @@ def create_ticket(ctx: Ctx, form: IntakeForm) -> Ticket:
             caller_name=f.caller_name,
             caller_phone=f.caller_phone,
             caller_address=f.caller_address,
+            caller_id_number=f.caller_id_number,
             district=f.district,
             anonymous=f.anonymous,
             confidential=f.confidential,

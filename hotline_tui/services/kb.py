@@ -36,7 +36,7 @@ from hotline_tui import search
 from hotline_tui.clock import TZ, local
 from hotline_tui.errors import InvalidInput, NotFound, PermissionDenied, RuleViolation
 from hotline_tui.models import KBEntry, KBSearchLog, KBVersion, Ticket, Unit, User
-from hotline_tui.services.core import Ctx, record_event, require_role, unit_subtree
+from hotline_tui.services.core import Ctx, record_event, require_role, unit_subtree, unwanted_char
 from hotline_tui.workdays import WorkCalendar
 
 EDIT_ROLES = ("kb_editor",)
@@ -165,7 +165,9 @@ def _check_chars(text: str, field_name: str, *, multiline: bool) -> None:
     for ch in text:
         o = ord(ch)
         allowed_ws = multiline and ch in "\n\t"
-        if (o < 32 and not allowed_ws) or o == 127 or 0x80 <= o < 0xA0 or ch in "\u2028\u2029":
+        if 0xD800 <= o <= 0xDFFF:
+            raise InvalidInput(f"{field_name}含有无效的字符 U+{o:04X}（不成对的代理码位），请删除后重试")
+        if ((unwanted_char(ch) or ch in "\n\t") and not allowed_ws) or ch in "\u2028\u2029":
             if ch == "\n":
                 raise InvalidInput(f"{field_name}不能换行")
             raise InvalidInput(f"{field_name}含有不可见的控制字符 U+{o:04X}，请删除后重试")
@@ -921,7 +923,8 @@ def import_jsonl(ctx: Ctx, text: str, origin: str = "导入文件") -> dict[str,
     (change ``import``), identical lines left alone. Imports are the centre's own data: published at once.
     Returns ``{"created", "updated", "unchanged", "total"}``."""
     require_role(ctx, *IMPORT_ROLES, what="导入知识库")
-    origin_name = PurePath(origin).name or origin
+    # the file's name goes into the event: only what a name may keep (a name is not refused for it)
+    origin_name = "".join(ch for ch in PurePath(origin).name or origin if not unwanted_char(ch))[:MAX_SOURCE]
     created = updated = unchanged = 0
     with ctx.write() as s:
         if ctx.actor.role == "kb_editor" and not _scope(ctx, s).all_units:
@@ -1024,7 +1027,7 @@ def export_jsonl(ctx: Ctx, *, include_expired: bool = True) -> str:
 def normalize_query(query: str) -> str:
     """The query as logged: control characters dropped, whitespace collapsed, digit runs that look like
     phone or ID numbers masked (a search log is no place for callers' personal data)."""
-    text = "".join(ch if ord(ch) >= 32 and ord(ch) != 127 else " " for ch in query or "")
+    text = "".join(" " if unwanted_char(ch) else ch for ch in query or "")
     text = " ".join(text.split())
     text = _DIGITS_RE.sub(lambda m: m.group(0)[:3] + "****", text)
     return text[:MAX_QUERY]

@@ -20,22 +20,27 @@ from hotline_tui.models import (
     UnitRequest,
     User,
 )
-from hotline_tui.privacy import FULL_PII_ROLES, mask_address, mask_name, mask_phone
-from hotline_tui.services.core import Ctx, can_see_ticket, get_ticket, record_event
+from hotline_tui.privacy import PII_FIELDS, mask_deep
+from hotline_tui.services.core import Ctx, can_see_ticket, get_ticket
+from hotline_tui.services.privacy import (
+    Standing,
+    caller_fields,
+    has_pii,
+    record_view,
+    standing,
+    visible_text,
+)
 
 
-def caller_view(ctx: Ctx, t: Ticket) -> dict[str, Any]:
-    """Caller data as this actor may see it (T24 19): full for centre roles, masked for units,
+def caller_view(ctx: Ctx, t: Ticket, st: Standing) -> dict[str, Any]:
+    """Caller data as this actor may see it (T24 19, 27): masked unless the work needs it in full,
     hidden from units entirely when the caller asked for confidentiality."""
-    if ctx.actor.role in FULL_PII_ROLES:
-        return {"name": t.caller_name, "phone": t.caller_phone, "address": t.caller_address, "masked": False}
-    if t.confidential:
-        return {"name": "（保密）", "phone": "（保密）", "address": "（保密）", "masked": True}
     return {
-        "name": mask_name(t.caller_name),
-        "phone": mask_phone(t.caller_phone),
-        "address": mask_address(t.caller_address),
-        "masked": True,
+        **caller_fields(t, st.access),
+        "access": st.access,
+        "masked": st.access != "full",
+        "can_reveal": st.can_reveal and has_pii(t),
+        "reveal_refusal": st.refusal,
     }
 
 
@@ -45,6 +50,7 @@ def ticket_detail(ctx: Ctx, no: str, *, audit: bool = True) -> dict[str, Any]:
         t = get_ticket(s, no)
         if not can_see_ticket(ctx, s, t):
             raise PermissionDenied(f"{ctx.actor.role_label}无权查看工单 {t.no}")
+        st = standing(ctx, s, t)
         units = {u.id: u for u in s.exec(select(Unit))}
         rows = list(
             s.exec(select(Assignment).where(Assignment.ticket_id == t.id).order_by(col(Assignment.id)))
@@ -65,12 +71,12 @@ def ticket_detail(ctx: Ctx, no: str, *, audit: bool = True) -> dict[str, Any]:
             "urgency": t.urgency,
             "urgency_label": p.urgency_label(t.urgency),
             "labels": list(t.labels),
-            "text": t.text,
+            "text": visible_text(t.text, st.access),
             "district": t.district,
             "anonymous": t.anonymous,
             "confidential": t.confidential,
             "no_reply": t.no_reply,
-            "caller": caller_view(ctx, t),
+            "caller": caller_view(ctx, t, st),
             "created_at": iso(t.created_at),
             "closed_at": iso(t.closed_at),
             "triage": t.triage_class,
@@ -98,7 +104,7 @@ def ticket_detail(ctx: Ctx, no: str, *, audit: bool = True) -> dict[str, Any]:
                     "returns": sum(1 for r in requests if r.assignment_id == a.id and r.kind == "return"),
                     "extensions": a.extensions,
                     "rehandling": a.rehandling,
-                    "reply": a.reply_text,
+                    "reply": visible_text(a.reply_text, st.access) if a.reply_text else a.reply_text,
                     "replied_at": iso(a.replied_at),
                     "version": a.version,
                 }
@@ -111,10 +117,10 @@ def ticket_detail(ctx: Ctx, no: str, *, audit: bool = True) -> dict[str, Any]:
                     "kind": r.kind,
                     "status": r.status,
                     "reason": r.reason_code,
-                    "payload": r.payload,
+                    "payload": r.payload if st.access == "full" else mask_deep(r.payload),
                     "created_at": iso(r.created_at),
                     "decided_at": iso(r.decided_at),
-                    "note": r.decision_note,
+                    "note": visible_text(r.decision_note, st.access) if r.decision_note else r.decision_note,
                 }
                 for r in requests
             ],
@@ -124,21 +130,13 @@ def ticket_detail(ctx: Ctx, no: str, *, audit: bool = True) -> dict[str, Any]:
                     "at": iso(e.at),
                     "actor": e.actor,
                     "assignment": e.assignment_id,
-                    "payload": e.payload,
+                    "payload": e.payload if st.access == "full" else mask_deep(e.payload),
                 }
                 for e in events
             ],
         }
-    has_pii = bool(t.caller_name or t.caller_phone or t.caller_address)
-    if audit and has_pii and not out["caller"]["masked"]:
-        with ctx.write() as s:
-            record_event(
-                ctx,
-                s,
-                "pii_viewed",
-                ticket=get_ticket(s, no),
-                payload={"fields": ["name", "phone", "address"]},
-            )
+    if audit and has_pii(t) and st.access == "full":
+        record_view(ctx, t.no, [f for f in PII_FIELDS if out["caller"][f]], "回访工作需要")
     return out
 
 

@@ -9,7 +9,10 @@ Pure functions: no store, no UI. Each finding names the article it breaks.
 - a process answer (「办理中」「已转xx处理」) with no result is refused (TTR 16(5));
 - a template answer (「已与您取得联系……」) without substance is refused (TTR 16(6));
 - a return reason given as the result is refused (TTR 16(3));
-- a reply that is too short or has no substance at all is refused (TTR 16(2)).
+- a reply that is too short or has no substance at all is refused (TTR 16(2));
+- a reply that carries other people's ID numbers, mobile numbers or plate numbers is refused (T24 19):
+  the caller's own data and what the caller said are known to the caller; a phone number in a clause
+  that names the handling staff (「工作人员王明，电话……」) is the contact TTR 16(1) asks for.
 
 Phrases in the profile are literal text, except that ``xx`` and ``……`` stand for any short text inside
 one sentence (「已转xx处理」 matches 「已转区住建委处理」).
@@ -19,12 +22,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hotline_tui.policy import Policy, ReplyRules
+from hotline_tui.privacy import PII_KIND_LABELS, find_pii
 
 WILDCARDS = re.compile(r"xx|XX|……|\.\.\.")
 WILDCARD_SPAN = r"[^。；;！!？?\n]{0,20}?"
+CLAUSE_MARKS = "，,。；;！!？?\n"
 CLAUSE_SPLIT = re.compile(r"[，,。；;！!？?\n]+")
 MEANINGFUL = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 
@@ -130,8 +136,55 @@ def _has_element(text: str, rules: ReplyRules, code: str) -> bool:
     return element is not None and any(p.search(text) for p in element.patterns)
 
 
-def check_reply(text: str, policy: Policy, *, return_reason_texts: list[str] | None = None) -> ReplyCheck:
-    """Check one reply; ``return_reason_texts`` are the reasons of earlier return requests of the order."""
+def _known_keys(known: Iterable[str]) -> set[str]:
+    """Every ID, phone and plate number the caller gave (their own fields and their words)."""
+    keys: set[str] = set()
+    for value in known:
+        if not value:
+            continue
+        value = normalize(value)
+        keys.update(h.key for h in find_pii(value))
+        keys.add("".join(ch for ch in value if ch.isalnum()).upper())
+    return keys
+
+
+def _is_staff_contact(body: str, start: int, cues: tuple[str, ...]) -> bool:
+    """A number is the staff's contact when its clause names the staff or says 联系电话; a bare
+    「电话：」 clause right after one naming the staff counts too (「承办人王明，电话：138……」)."""
+    cut = max(body.rfind(ch, 0, start) for ch in CLAUSE_MARKS)
+    clause = body[cut + 1 : start]
+    if any(cue in clause for cue in cues):
+        return True
+    if len(clause.strip()) <= 6 and cut > 0:
+        prev_cut = max(body.rfind(ch, 0, cut) for ch in CLAUSE_MARKS)
+        return any(cue in body[prev_cut + 1 : cut] for cue in cues)
+    return False
+
+
+def privacy_findings(body: str, rules: ReplyRules, known: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """(kind, masked value) for each piece of other people's personal data in ``body`` (T24 19)."""
+    if not rules.privacy_scan:
+        return []
+    keys = _known_keys(known)
+    out: list[tuple[str, str]] = []
+    for hit in find_pii(body, rules.privacy_scan):
+        if hit.key in keys:
+            continue
+        if hit.kind == "mobile" and _is_staff_contact(body, hit.start, rules.contact_cues):
+            continue
+        out.append((hit.kind, hit.masked))
+    return out
+
+
+def check_reply(
+    text: str,
+    policy: Policy,
+    *,
+    return_reason_texts: list[str] | None = None,
+    known: Iterable[str] = (),
+) -> ReplyCheck:
+    """Check one reply; ``return_reason_texts`` are the reasons of earlier return requests of the order,
+    ``known`` the caller's own data and demand text (numbers from there may be repeated to the caller)."""
     rules = policy.reply
     body = normalize(text)
     findings: list[Finding] = []
@@ -186,6 +239,13 @@ def check_reply(text: str, policy: Policy, *, return_reason_texts: list[str] | N
                 f"以退回理由「{as_reason[0].strip()[:30]}」作为办理结果",
             )
             explained = True
+
+    for kind, masked in privacy_findings(body, rules, known):
+        add(
+            rules.cite_privacy,
+            f"privacy:{kind}",
+            f"答复含有他人的{PII_KIND_LABELS[kind]}「{masked}」，不得泄露个人信息，请删去",
+        )
 
     if not explained:
         meaningful = len(MEANINGFUL.findall(body))
