@@ -167,9 +167,12 @@ def cmd_policy_set(args: argparse.Namespace) -> int:
     from hotline_tui.store import set_active_policy
 
     ctx = _admin_ctx(args)
-    if ctx.actor.role != "admin":
-        raise PermissionDenied("只有系统管理员可以切换策略配置")
-    p = set_active_policy(ctx.engine, args.name)
+    if ctx.actor.id is None:  # the store's own OS account, before any admin exists
+        p = set_active_policy(ctx.engine, args.name)
+    else:
+        from hotline_tui.services.admin import set_policy
+
+        p = set_policy(ctx, args.name)  # admins only; writes a policy_changed event
     _out(args, {"policy": p.name}, f"已启用策略配置：{p.name}（{p.title}）")
     return 0
 
@@ -220,6 +223,61 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         display_name=args.display_name or "",
     )
     _out(args, {"name": user.name, "role": user.role}, f"已添加用户 {user.name}（{user.role}）")
+    return 0
+
+
+def cmd_user_edit(args: argparse.Namespace) -> int:
+    from hotline_tui.services.admin import change_user
+
+    result = change_user(
+        _admin_ctx(args), args.name, role=args.role, unit_code=args.unit, display_name=args.display_name
+    )
+    _out(args, result, f"已修改用户 {args.name}")
+    return 0
+
+
+def cmd_user_state(args: argparse.Namespace) -> int:
+    from hotline_tui.services import admin
+
+    verb = args._verb
+    action = {"deactivate": admin.deactivate_user, "reactivate": admin.reactivate_user, "unlock": admin.unlock_account}
+    action[verb](_admin_ctx(args), args.name)
+    done = {"deactivate": "已停用", "reactivate": "已启用", "unlock": "已解锁"}[verb]
+    _out(args, {"name": args.name, "action": verb}, f"{done}用户 {args.name}")
+    return 0
+
+
+def cmd_unit_add(args: argparse.Namespace) -> int:
+    from hotline_tui.services.admin import add_unit
+
+    result = add_unit(_admin_ctx(args), args.code, args.name, args.kind, args.parent, args.keywords)
+    _out(args, result, f"已新增单位 {args.code}（{args.name}）")
+    return 0
+
+
+def cmd_unit_edit(args: argparse.Namespace) -> int:
+    from hotline_tui.services.admin import change_unit
+
+    result = change_unit(_admin_ctx(args), args.code, name=args.name, kind=args.kind, keywords=args.keywords)
+    _out(args, result, f"已修改单位 {args.code}")
+    return 0
+
+
+def cmd_unit_move(args: argparse.Namespace) -> int:
+    from hotline_tui.services.admin import move_unit
+
+    parent = None if args.parent.strip() in ("-", "") else args.parent
+    result = move_unit(_admin_ctx(args), args.code, parent)
+    _out(args, result, f"已调整 {args.code} 的上级单位（联络员重新登录后生效）")
+    return 0
+
+
+def cmd_unit_active(args: argparse.Namespace) -> int:
+    from hotline_tui.services import admin
+
+    verb = args._verb
+    result = (admin.deactivate_unit if verb == "deactivate" else admin.reactivate_unit)(_admin_ctx(args), args.code)
+    _out(args, result or {"code": args.code}, f"{'已停用' if verb == 'deactivate' else '已启用'}单位 {args.code}")
     return 0
 
 
@@ -1080,6 +1138,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(unit, "import", cmd_unit_import, "从 TOML 导入单位（[[unit]] code name parent kind keywords）")
     p.add_argument("file")
     add(unit, "list", cmd_unit_list, "列出单位")
+    p = add(unit, "add", cmd_unit_add, "新增单位（管理员）")
+    p.add_argument("code")
+    p.add_argument("--name", required=True)
+    p.add_argument("--kind", required=True)
+    p.add_argument("--parent")
+    p.add_argument("--keywords", default="", help="派单建议用的关键词，逗号或顿号分隔")
+    p = add(unit, "edit", cmd_unit_edit, "修改单位名称、类别或关键词（管理员）")
+    p.add_argument("code")
+    p.add_argument("--name")
+    p.add_argument("--kind")
+    p.add_argument("--keywords", help="整组替换关键词，逗号或顿号分隔")
+    p = add(unit, "move", cmd_unit_move, "调整上级单位（管理员）")
+    p.add_argument("code")
+    p.add_argument("--parent", required=True, help="新的上级单位代码；- 表示无上级")
+    for verb, what in (("deactivate", "停用单位"), ("reactivate", "启用单位")):
+        p = add(unit, verb, cmd_unit_active, f"{what}（管理员）")
+        p.add_argument("code")
+        p.set_defaults(_verb=verb)
 
     user = group("user", "用户")
     p = add(user, "add", cmd_user_add, "添加用户")
@@ -1092,6 +1168,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(user, "passwd", cmd_user_passwd, "修改密码")
     p.add_argument("name")
     p.add_argument("--password-stdin", action="store_true")
+    p = add(user, "edit", cmd_user_edit, "修改用户角色、单位或姓名（管理员）")
+    p.add_argument("name")
+    p.add_argument("--role")
+    p.add_argument("--unit", help="单位代码；空字符串表示不属于任何单位")
+    p.add_argument("--display-name")
+    for verb, what in (("deactivate", "停用用户"), ("reactivate", "启用用户"), ("unlock", "解锁账户")):
+        p = add(user, verb, cmd_user_state, f"{what}（管理员）")
+        p.add_argument("name")
+        p.set_defaults(_verb=verb)
 
     rules = group("rules", "规则引擎")
     p = add(rules, "due", cmd_rules_due, "计算办理时限")

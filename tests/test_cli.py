@@ -444,3 +444,53 @@ def test_audit_verify_detects_an_edit_behind_the_applications_back(
     assert code == 1 and "被修改" in out
     code, _, err = run(capsys, "--db", db, "--user", "a1", "audit", "log")
     assert code == 2 and "无权查看审计日志" in err
+
+
+def test_admin_commands_for_units_users_and_policy(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    assert run(capsys, "--db", db, "user", "add", "adm", "--role", "admin")[0] == 0
+    base = ["--db", db, "--user", "adm"]
+    code, _, err = run(
+        capsys,
+        *base,
+        "unit",
+        "add",
+        "HX-NEW",
+        "--name",
+        "河西区新设中心",
+        "--kind",
+        "sub_unit",
+        "--parent",
+        "HX",
+        "--keywords",
+        "噪音、施工,噪音",
+    )
+    assert code == 0, err
+    code, out, _ = run(capsys, *base, "--json", "unit", "list")
+    row = next(u for u in json.loads(out) if u["code"] == "HX-NEW")
+    assert row["parent"] == "HX" and row["keywords"] == [
+        "噪音",
+        "施工",
+    ]  # deduplicated: dispatch suggestion uses them
+    assert run(capsys, *base, "unit", "move", "HX-NEW", "--parent", "HX-NEW")[0] == 2  # a cycle, refused
+    assert run(capsys, *base, "unit", "edit", "HX-NEW", "--keywords", "夜间施工")[0] == 0
+    assert run(capsys, *base, "user", "edit", "l1", "--unit", "HX-NEW")[0] == 0
+    code, _, err = run(capsys, *base, "unit", "deactivate", "HX-NEW")
+    assert code == 0, err
+    code, _, err = run(
+        capsys, "--db", db, "--user", "l1", "unit", "add", "X1", "--name", "某单位", "--kind", "district"
+    )
+    assert code == 2 and "仅限系统管理员" in err
+    assert run(capsys, *base, "user", "deactivate", "adm")[0] == 2  # not yourself
+    assert run(capsys, *base, "user", "deactivate", "l1")[0] == 0
+    assert run(capsys, "--db", db, "--user", "l1", "ticket", "list")[0] == 2  # a deactivated user cannot act
+    assert run(capsys, *base, "policy", "set", "guangzhou")[0] == 0
+    code, out, _ = run(capsys, *base, "--json", "audit", "log", "--limit", "20")
+    kinds = {r["kind"] for r in json.loads(out)}
+    assert {
+        "unit_added",
+        "unit_changed",
+        "user_changed",
+        "unit_deactivated",
+        "user_deactivated",
+        "policy_changed",
+    } <= kinds
