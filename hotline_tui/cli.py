@@ -186,7 +186,9 @@ def cmd_unit_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise InvalidInput(f"无法读取文件 {path}：{exc.strerror}") from None
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"文件 {path} 不是 UTF-8 编码（第 {exc.start + 1} 个字节起），请另存为 UTF-8 后重试") from None
+        raise InvalidInput(
+            f"文件 {path} 不是 UTF-8 编码（第 {exc.start + 1} 个字节起），请另存为 UTF-8 后重试"
+        ) from None
     specs = parse_units(text, str(path))
     result = import_units(_admin_ctx(args), specs)
     _out(args, result, f"单位导入完成：新增 {result['created']}，更新 {result['updated']}")
@@ -240,7 +242,11 @@ def cmd_user_state(args: argparse.Namespace) -> int:
     from hotline_tui.services import admin
 
     verb = args._verb
-    action = {"deactivate": admin.deactivate_user, "reactivate": admin.reactivate_user, "unlock": admin.unlock_account}
+    action = {
+        "deactivate": admin.deactivate_user,
+        "reactivate": admin.reactivate_user,
+        "unlock": admin.unlock_account,
+    }
     action[verb](_admin_ctx(args), args.name)
     done = {"deactivate": "已停用", "reactivate": "已启用", "unlock": "已解锁"}[verb]
     _out(args, {"name": args.name, "action": verb}, f"{done}用户 {args.name}")
@@ -276,8 +282,14 @@ def cmd_unit_active(args: argparse.Namespace) -> int:
     from hotline_tui.services import admin
 
     verb = args._verb
-    result = (admin.deactivate_unit if verb == "deactivate" else admin.reactivate_unit)(_admin_ctx(args), args.code)
-    _out(args, result or {"code": args.code}, f"{'已停用' if verb == 'deactivate' else '已启用'}单位 {args.code}")
+    result = (admin.deactivate_unit if verb == "deactivate" else admin.reactivate_unit)(
+        _admin_ctx(args), args.code
+    )
+    _out(
+        args,
+        result or {"code": args.code},
+        f"{'已停用' if verb == 'deactivate' else '已启用'}单位 {args.code}",
+    )
     return 0
 
 

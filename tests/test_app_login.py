@@ -208,7 +208,9 @@ async def test_password_change_screen(store: World, memory_keyring: MemoryKeyrin
     authenticate(Ctx(store.engine, store.policy, SYSTEM, store.clock), "agent1", "Newpass2025")
 
 
-def test_a_locked_account_cannot_act_by_script_either(store: World, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_locked_account_cannot_act_by_script_either(
+    store: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     from hotline_tui.cli import main
 
     for _ in range(5):

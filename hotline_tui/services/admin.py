@@ -114,22 +114,29 @@ def parse_units(text: str, origin: str) -> list[UnitSpec]:
         kind = item.get("kind", "department")
         parent = item.get("parent")
         keywords = item.get("keywords", [])
-        if not isinstance(code, str) or not code.strip() or len(code) > 40:
-            raise InvalidInput(f"{where}.code 必须是非空字符串（最多40字符）")
+        if not isinstance(code, str) or not UNIT_CODE_RE.fullmatch(code.strip()):
+            raise InvalidInput(
+                f"{where}.code 须由字母、数字和 - _ . 组成，以字母或数字开头，最多40个字符，例如 HX-CG"
+            )
         if not isinstance(name, str) or not name.strip():
             raise InvalidInput(f"{where}.name 必须是非空字符串")
         if kind not in UNIT_KINDS:
             raise InvalidInput(f"{where}.kind 未知：{kind!r}（可选：{'、'.join(UNIT_KINDS)}）")
-        if parent is not None and not isinstance(parent, str):
+        if parent is not None and (not isinstance(parent, str) or not UNIT_CODE_RE.fullmatch(parent.strip())):
             raise InvalidInput(f"{where}.parent 必须是单位代码")
         if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
             raise InvalidInput(f"{where}.keywords 必须是字符串列表")
+        keywords = parse_keywords(keywords)  # cleaned, deduplicated, length-checked like the admin screen
         if code in seen:
             raise InvalidInput(f"{where}.code 重复：{code}")
         seen.add(code)
         out.append(
             UnitSpec(
-                code.strip(), clean_text(name, field="单位名称", max_len=120), kind, parent, tuple(keywords)
+                code.strip(),
+                clean_text(name, field="单位名称", max_len=120),
+                kind,
+                parent.strip() if parent else None,
+                tuple(keywords),
             )
         )
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from hotline_tui.services.core import (
     labels_of,
     record_event,
     require_role,
+    storable,
 )
 from hotline_tui.services.triage import triage
 
@@ -84,6 +86,15 @@ def next_ticket_no(session: Session, prefix: str, at: datetime) -> str:
     return f"{prefix}{day}-{n:06d}"
 
 
+def ascii_digits(text: str) -> str:
+    """Numbers as typed with a Chinese input method, in ASCII: NFKC (full-width ``１３８``, ``Ｘ``, ``－``),
+    then any other script's decimal digit as its ASCII digit. Phone and ID numbers are compared and
+    checked as ASCII; before, ``１３８…`` was stored as typed and a full-width ID got a wrong-check-digit
+    refusal."""
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+
+
 def validate_form(ctx: Ctx, form: IntakeForm) -> IntakeForm:
     p = ctx.policy
     out = IntakeForm(
@@ -92,9 +103,13 @@ def validate_form(ctx: Ctx, form: IntakeForm) -> IntakeForm:
         urgency=resolve_code(form.urgency or "normal", p.urgencies, "紧急程度"),
         text=clean_text(form.text, field="诉求内容", max_len=5000, required=True),
         caller_name=clean_text(form.caller_name, field="诉求人姓名", max_len=32),
-        caller_phone=normalize_phone(clean_text(form.caller_phone, field="联系电话", max_len=24)),
+        caller_phone=normalize_phone(
+            ascii_digits(clean_text(form.caller_phone, field="联系电话", max_len=24))
+        ),
         caller_address=clean_text(form.caller_address, field="地址", max_len=200),
-        caller_id_number=normalize_id_number(clean_text(form.caller_id_number, field="身份证号", max_len=40)),
+        caller_id_number=normalize_id_number(
+            ascii_digits(clean_text(form.caller_id_number, field="身份证号", max_len=40))
+        ),
         district=clean_text(form.district, field="所属区", max_len=40),
         anonymous=form.anonymous,
         confidential=form.confidential,
@@ -253,9 +268,11 @@ def refer(
 
 
 def find_by_phone(session: Session, phone: str, limit: int = 20) -> list[Ticket]:
+    if not storable(phone):
+        return []
     stmt = (
         select(Ticket)
-        .where(Ticket.caller_phone == normalize_phone(phone))
+        .where(Ticket.caller_phone == normalize_phone(ascii_digits(phone)))
         .order_by(col(Ticket.created_at).desc())
         .limit(limit)
     )
