@@ -173,7 +173,10 @@ def test_backup_while_writing_is_one_consistent_snapshot(store: World, tmp_path:
         ]
         diffs = compare(store.engine, target)
         assert diffs and not any("只在 B 中" in d for d in diffs)
-        assert not any(d.startswith("表 event：") and "只在 A 中" not in d for d in diffs), diffs
+        # (compare lists 20 differences a table, then counts the rest: a loaded machine writes more)
+        assert not any(
+            d.startswith("表 event：") and "只在 A 中" not in d and "处差异未列出" not in d for d in diffs
+        ), diffs
     finally:
         target.dispose()
         snapshot.dispose()

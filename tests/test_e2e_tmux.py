@@ -96,7 +96,7 @@ def test_login_reveal_and_quit_in_a_real_terminal(term: tuple[Term, World]) -> N
     t.wait_for("用户名或密码错误")
     t.type(PW)
     t.keys("Enter")
-    t.wait_for("工单号")
+    t.wait_for("TJ20250124-000001")  # the list has loaded (the header comes first)
     t.keys("Enter")
     shown = t.wait_for("138****5678")
     assert "13812345678" not in shown
