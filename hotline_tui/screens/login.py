@@ -143,6 +143,7 @@ class LoginScreen(Screen["Actor"]):
     def show_prepared(self, message: Prepared) -> None:
         prep = self.prep = message.prep
         self.remember.disabled = not prep.keyring_ok
+        self.remember.display = prep.keyring_ok  # no keyring: the note below says so, no dead checkbox
         notes = [] if prep.keyring_ok else [prep.keyring_note]
         if prep.demo:
             from hotline_tui.demo import DEMO_PASSWORD
