@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint demo clean bench
+.PHONY: run test lint demo clean bench fuzz
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,6 +30,9 @@ lint: $(TEST_STAMP)
 
 test: lint
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+fuzz: $(TEST_STAMP)
+	HOTLINE_FUZZ=explore $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py tests/test_lifecycle_stateful.py $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/intake_commit.py
