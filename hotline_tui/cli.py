@@ -876,6 +876,138 @@ def cmd_ticket_review_appeal(args: argparse.Namespace) -> int:
     return _done(args, ctx, args.no, f"{args.no} 申诉已{'采纳（不作负面评价）' if approve else '驳回'}")
 
 
+# ---------------------------------------------------------------- intake helpers: history, repeats, suggestions
+
+
+def _plain(value: Any) -> Any:
+    """A service's dataclasses as JSON-ready values (times in ISO 8601 local time)."""
+    import dataclasses
+    from datetime import datetime
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def cmd_ticket_history(args: argparse.Namespace) -> int:
+    from hotline_tui.privacy import valid_phone
+    from hotline_tui.services.callers import caller_history, normalized_phone
+
+    if not valid_phone(normalized_phone(args.phone)):
+        raise InvalidInput(f"联系电话格式不正确：{args.phone}（应为11位手机号或带区号的固话）")
+    h = caller_history(_ctx(args), args.phone, args.text or "", exclude_no=args.exclude)
+    lines = [f"该号码共有 {h.total} 张工单" + (f"，最近 {len(h.rows)} 张：" if h.rows else "")]
+    for r in h.rows:
+        lines.append(f"  {r.no}  {iso(r.created_at)}  {r.status_label}  {r.type_label}  {r.text}")
+        lines.append(f"      → {r.result}")
+    if h.repeat:
+        lines.append(f"重复诉求：{h.repeat.message}\n  可告知：{h.repeat.tell}")
+    if h.abuse:
+        lines.append(f"提示：{h.abuse.message}")
+    _out(args, _plain(h), "\n".join(lines))
+    return 0
+
+
+def cmd_ticket_similar(args: argparse.Namespace) -> int:
+    from hotline_tui.services.callers import similar_open
+
+    rows = similar_open(
+        _ctx(args),
+        _read_text_arg(args.text),
+        district=args.district or "",
+        address=args.address or "",
+        exclude_phone=args.exclude_phone or "",
+        limit=args.limit,
+    )
+    text = "\n".join(
+        f"{r.no}  {r.status_label}  {r.district or '-'}  相似度 {r.similarity:.2f}  {r.text}"
+        + (f"（{'、'.join(r.units)}）" if r.units else "")
+        for r in rows
+    )
+    _out(args, _plain(rows), text or "近期没有其他诉求人反映的同类在办工单")
+    return 0
+
+
+def cmd_ticket_suggest(args: argparse.Namespace) -> int:
+    from hotline_tui.services.suggest import suggest_units
+
+    rows = suggest_units(
+        _ctx(args),
+        _read_text_arg(args.text),
+        address=args.address or "",
+        district=args.district or "",
+        limit=args.limit,
+    )
+    text = "\n".join(f"{r.code:<12} {r.name}（{r.score:.2f}）：{'；'.join(r.reasons)}" for r in rows)
+    _out(args, _plain(rows), text or "没有可建议的承办单位，请在单位列表中选择")
+    return 0
+
+
+def cmd_unit_find(args: argparse.Namespace) -> int:
+    from hotline_tui.services.suggest import find_units
+
+    rows = find_units(_ctx(args, need_user=False), " ".join(args.query), limit=args.limit)
+    text = "\n".join(
+        f"{r.code:<14} {r.name}（{r.kind_label}" + (f"，上级 {r.parent_name}）" if r.parent_name else "）")
+        for r in rows
+    )
+    _out(args, _plain(rows), text or "没有匹配的承办单位")
+    return 0
+
+
+def cmd_ticket_lookup(args: argparse.Namespace) -> int:
+    from hotline_tui.services.lookup import lookup_tickets
+
+    rows = lookup_tickets(_ctx(args), " ".join(args.query), limit=args.limit)
+    text = "\n".join(
+        f"{r.no}  {r.status:<6} {r.type} {r.created_at}  {r.due_at or '':<12} {r.units}  {r.summary}"
+        for r in rows
+    )
+    _out(args, _plain(rows), text or "没有找到工单（可输入工单编号、编号后几位、来电号码或诉求内容中的词）")
+    return 0
+
+
+def cmd_ticket_repeat_call(args: argparse.Namespace) -> int:
+    from hotline_tui.services.callers import record_repeat_call
+
+    ctx = _ctx(args)
+    record_repeat_call(ctx, args.no, channel=args.channel, note=args.note or "")
+    return _done(
+        args, ctx, args.no, f"已在 {args.no.strip().upper()} 记录重复来电（已告知进度或结果，未新建工单）"
+    )
+
+
+def cmd_ticket_preview(args: argparse.Namespace) -> int:
+    from hotline_tui.services.suggest import preview_new
+
+    lines = preview_new(
+        _ctx(args),
+        type_=args.type,
+        channel=args.channel,
+        urgency=args.urgency,
+        unit_codes=[args.unit, *(args.co or [])],
+    )
+    roles = {"single": "承办", "lead": "主办", "co": "协办"}
+    text = []
+    for x in lines:
+        text.append(f"{x.unit_name}（{roles.get(x.role, x.role)}）")
+        text.extend(f"  {part}" for part in (x.accept, x.handling, x.returns) if part)
+        text.append(f"  依据：{x.rule}")
+        text.extend(f"  警告：{w}" for w in x.warnings)
+    if lines and lines[0].dispatch:
+        text.append(lines[0].dispatch)
+    for w in sorted({w for x in lines for w in x.warnings}):
+        print(f"警告：{w}", file=sys.stderr)
+    _out(args, _plain(lines), "\n".join(text))
+    return 0
+
+
 # ---------------------------------------------------------------- knowledge base
 
 
@@ -1150,6 +1282,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(unit, "import", cmd_unit_import, "从 TOML 导入单位（[[unit]] code name parent kind keywords）")
     p.add_argument("file")
     add(unit, "list", cmd_unit_list, "列出单位")
+    p = add(unit, "find", cmd_unit_find, "查找承办单位：名称、代码、拼音首字母（如 hpq）、关键词")
+    p.add_argument("query", nargs="*")
+    p.add_argument("--limit", type=int, default=20)
     p = add(unit, "add", cmd_unit_add, "新增单位（管理员）")
     p.add_argument("code")
     p.add_argument("--name", required=True)
@@ -1373,6 +1508,34 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--co", action="append")
             p.add_argument("--designate", action="store_true")
             p.add_argument("--consulted")
+    p = add(tk, "history", cmd_ticket_history, "来电号码的历史工单、重复诉求与占线提示")
+    p.add_argument("--phone", required=True)
+    p.add_argument("--text", help="本次诉求内容（用于判断是否重复诉求）")
+    p.add_argument("--exclude", help="不计入的工单编号（如本次已保存的工单）")
+    p = add(tk, "similar", cmd_ticket_similar, "其他诉求人反映的同一问题的在办工单（同一区域）")
+    p.add_argument("--text", required=True)
+    p.add_argument("--district")
+    p.add_argument("--address")
+    p.add_argument("--exclude-phone", help="本次来电号码（不列出其本人的工单）")
+    p.add_argument("--limit", type=int, default=5)
+    p = add(tk, "suggest", cmd_ticket_suggest, "派单建议：按关键词、知识库与近期相似工单")
+    p.add_argument("--text", required=True)
+    p.add_argument("--address")
+    p.add_argument("--district")
+    p.add_argument("--limit", type=int, default=5)
+    p = add(tk, "lookup", cmd_ticket_lookup, "查询工单：编号、编号后几位、受理日期、来电号码或诉求内容")
+    p.add_argument("query", nargs="+")
+    p.add_argument("--limit", type=int, default=50)
+    p = add(tk, "repeat-call", cmd_ticket_repeat_call, "记录重复来电：已告知办理进度或结果，不新建工单")
+    p.add_argument("no")
+    p.add_argument("--channel", required=True)
+    p.add_argument("--note")
+    p = add(tk, "preview", cmd_ticket_preview, "预览派单后的接单、办理、退单时限（工单尚未保存）")
+    p.add_argument("--type", required=True)
+    p.add_argument("--channel", required=True)
+    p.add_argument("--urgency", default="normal")
+    p.add_argument("--unit", required=True)
+    p.add_argument("--co", action="append")
     p = add(tk, "callback", cmd_ticket_callback, "记录回访结果")
     p.add_argument("no")
     p.add_argument("--not-reached", action="store_true", help="未联系上")

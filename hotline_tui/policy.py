@@ -210,6 +210,29 @@ class CallbackRules:
 
 
 @dataclass(frozen=True)
+class RepeatRules:
+    """Repeat calls and abuse of the line (T24 12, 13(5); GZ 11(4), 12, 22; TA 11, 13(4), 32).
+
+    ``window_days``: how far back a finished ticket of the same caller counts as the matter repeated
+    (a ticket still in progress always counts); ``min_similarity``: the text similarity (0..1) from
+    which two demands are taken as the same matter; ``similar_days``: how far back other callers' open
+    tickets on the same matter are shown (hot spots, T24 22(3)); ``abuse_calls`` calls from one number
+    in ``abuse_days`` days show the abuse warning; ``abuse_labels``: ticket labels that mark a call as
+    harassment or abuse of the line (counted with tickets referred as unlawful).
+    """
+
+    window_days: int
+    min_similarity: float
+    similar_days: int
+    abuse_calls: int
+    abuse_days: int
+    cite: str  # repeat of a matter in progress: tell the progress
+    cite_done: str  # repeat of a finished matter: tell the result
+    abuse_cite: str
+    abuse_labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str
     title: str
@@ -246,6 +269,7 @@ class Policy:
     callback: CallbackRules
     appeal: AppealRules
     triage: tuple[TriageClass, ...]
+    repeat: RepeatRules
     extra: dict[str, Any] = field(default_factory=dict)  # supervision, kb, scorecard: read by later modules
 
     def deadline_rule(self, channel: str, type_: str, urgency: str) -> DeadlineRule:
@@ -581,9 +605,11 @@ def parse_policy(text: str, origin: str, path: Path | None = None) -> Policy:
         if code == "emergency" and not triage[-1].number:
             raise tc.fail("number", "紧急类分流必须写明转接号码（110/119/120/122）")
 
+    repeat = _repeat_rules(r.table("repeat"))
+
     known = {
         "profile", "types", "channels", "urgencies", "deadline", "dispatch", "accept", "return", "labels",
-        "unit_groups", "extension", "stop", "reply", "callback", "appeal", "triage", "co_units",
+        "unit_groups", "extension", "stop", "reply", "callback", "appeal", "triage", "co_units", "repeat",
     }  # fmt: skip
     extra = {k: v for k, v in raw.items() if k not in known}
     co = r.table("co_units", required=False)
@@ -624,7 +650,31 @@ def parse_policy(text: str, origin: str, path: Path | None = None) -> Policy:
         callback=callback,
         appeal=appeal,
         triage=tuple(triage),
+        repeat=repeat,
         extra=extra,
+    )
+
+
+def _repeat_rules(rp: _Reader) -> RepeatRules:
+    value = rp.data.get("min_similarity")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise rp.fail(
+            "min_similarity",
+            "缺少相似度阈值" if value is None else f"应为 0 到 1 之间的数，实际为 {value!r}",
+        )
+    if not 0 < value <= 1:
+        raise rp.fail("min_similarity", f"应在 0 到 1 之间（不含 0），实际为 {value}")
+    labels = rp.strs("abuse_labels", default=[])
+    return RepeatRules(
+        window_days=rp.integer("window_days", minimum=1),
+        min_similarity=float(value),
+        similar_days=rp.integer("similar_days", minimum=1),
+        abuse_calls=rp.integer("abuse_calls", minimum=2),
+        abuse_days=rp.integer("abuse_days", minimum=1),
+        cite=rp.text("cite"),
+        cite_done=rp.text("cite_done", rp.text("cite")),
+        abuse_cite=rp.text("abuse_cite"),
+        abuse_labels=tuple(x.strip("【】[] ") for x in labels if x.strip("【】[] ")),
     )
 
 

@@ -494,3 +494,172 @@ def test_admin_commands_for_units_users_and_policy(capsys: pytest.CaptureFixture
         "user_deactivated",
         "policy_changed",
     } <= kinds
+
+
+# ---------------------------------------------------------------- intake helpers
+
+
+def test_intake_helper_commands(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    agent = ["--db", db, "--user", "a1", "--now", "2025-01-24T16:00:00"]
+
+    def new(text: str, phone: str, district: str = "河西区") -> str:
+        code, out, err = run(
+            capsys,
+            *agent,
+            "ticket",
+            "new",
+            "--type",
+            "投诉",
+            "--text",
+            text,
+            "--phone",
+            phone,
+            "--district",
+            district,
+            "--json",
+        )
+        assert code == 0, err
+        return str(json.loads(out)["no"])
+
+    mine = new("河西区友谊路与南京路交口路灯不亮", "13812345678")
+    other = new("南京路友谊路口的路灯坏了，电话13922223333", "13900001111")
+    assert run(capsys, *agent, "ticket", "dispatch", mine, "--unit", "HX-CG")[0] == 0
+
+    # history: the caller's own ticket, and the call is a repeat of it (T24 13(5))
+    code, out, _ = run(
+        capsys,
+        *agent,
+        "ticket",
+        "history",
+        "--phone",
+        "138 1234 5678",
+        "--text",
+        "南京路友谊路口路灯坏了",
+        "--json",
+    )
+    data = json.loads(out)
+    assert code == 0 and data["phone"] == "13812345678" and data["total"] == 1
+    assert [r["no"] for r in data["rows"]] == [mine] and data["rows"][0][
+        "created_at"
+    ] == "2025-01-24T16:00:00+08:00"
+    assert data["repeat"]["no"] == mine and data["repeat"]["open"] is True
+    assert "天津办法第十三条第（五）项" in data["repeat"]["message"] and data["abuse"] is None
+    code, out, _ = run(
+        capsys, *agent, "ticket", "history", "--phone", "13812345678", "--text", "南京路路灯坏了"
+    )
+    assert code == 0 and "重复诉求" in out and "可告知" in out
+    code, _, err = run(capsys, *agent, "ticket", "history", "--phone", "1381")
+    assert code == 2 and "联系电话格式不正确" in err
+
+    # other callers' open tickets on the same matter: masked, the caller's own left out
+    code, out, _ = run(
+        capsys,
+        *agent,
+        "ticket",
+        "similar",
+        "--text",
+        "南京路友谊路口路灯坏了",
+        "--district",
+        "河西区",
+        "--exclude-phone",
+        "13812345678",
+        "--json",
+    )
+    rows = json.loads(out)
+    assert code == 0 and [r["no"] for r in rows] == [other]
+    assert "13922223333" not in out and "139****3333" in rows[0]["text"]
+
+    # the agent tells the progress instead of a new ticket
+    code, out, _ = run(
+        capsys, *agent, "ticket", "repeat-call", mine, "--channel", "phone", "--note", "已告知进度"
+    )
+    assert code == 0 and "重复来电" in out
+    code, out, _ = run(capsys, *agent, "ticket", "show", mine, "--json")
+    assert [e["kind"] for e in json.loads(out)["events"]][-1] == "repeat_call"
+    events = len(json.loads(out)["events"])
+    code, _, err = run(capsys, *agent, "ticket", "repeat-call", mine, "--channel", "飞鸽")
+    assert code == 2 and "未知的渠道" in err
+    code, _, err = run(
+        capsys, "--db", db, "--user", "l1", "ticket", "repeat-call", mine, "--channel", "phone"
+    )
+    assert code == 2 and "无权" in err
+    code, out, _ = run(capsys, *agent, "ticket", "show", mine, "--json")
+    assert len(json.loads(out)["events"]) == events  # refused: nothing recorded
+
+    # suggestion, unit picker, lookup
+    code, out, _ = run(
+        capsys, *agent, "ticket", "suggest", "--text", "友谊路路灯不亮", "--district", "河西区", "--json"
+    )
+    rows = json.loads(out)
+    assert code == 0 and rows[0]["code"] == "HX-CG" and "关键词“路灯”" in rows[0]["reasons"]
+    code, out, _ = run(capsys, "--db", db, "unit", "find", "hxq", "--json")
+    assert code == 0 and json.loads(out)[0]["code"] == "HX"
+    code, out, _ = run(capsys, "--db", db, "unit", "find", "--json")
+    listed = [r["code"] for r in json.loads(out)]
+    assert "CENTRE" not in listed and listed.index("HX") < listed.index("HX-CG")
+    code, out, _ = run(capsys, "--db", db, "unit", "find", "城管")
+    assert code == 0 and "HX-CG" in out
+    code, out, _ = run(capsys, *agent, "ticket", "lookup", "000002", "--json")
+    assert code == 0 and [r["no"] for r in json.loads(out)] == [other]
+    code, out, _ = run(capsys, *agent, "ticket", "lookup", "路灯", "友谊路")
+    assert code == 0 and mine in out and other in out
+    code, out, _ = run(
+        capsys,
+        "--db",
+        db,
+        "--user",
+        "l1",
+        "--now",
+        "2025-01-25T09:00:00",
+        "ticket",
+        "lookup",
+        "路灯",
+        "--json",
+    )
+    assert [r["no"] for r in json.loads(out)] == [mine]  # a liaison sees their unit's orders only
+
+
+def test_ticket_preview_command(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    base = ["--db", db, "--user", "a1", "--now", "2025-01-24T16:00:00"]
+    code, out, _ = run(
+        capsys,
+        *base,
+        "ticket",
+        "preview",
+        "--type",
+        "投诉",
+        "--channel",
+        "12345电话",
+        "--unit",
+        "HX-CG",
+        "--co",
+        "HX-ZJ",
+        "--json",
+    )
+    lines = json.loads(out)
+    assert code == 0 and [(x["unit_code"], x["role"]) for x in lines] == [("HX-CG", "lead"), ("HX-ZJ", "co")]
+    assert lines[0]["due_at"] == "2025-02-07T16:00:00+08:00"  # TTR 11(1) 5 WD across the Spring Festival
+    assert lines[0]["accept_due_at"] == "2025-01-24T19:00:00+08:00"  # TTR 8(1) 3 hours
+    code, out, _ = run(
+        capsys,
+        *base,
+        "--policy",
+        "guangzhou",
+        "ticket",
+        "preview",
+        "--type",
+        "咨询",
+        "--channel",
+        "phone",
+        "--unit",
+        "HX-CG",
+    )
+    assert (
+        code == 0 and "1月27日(周一) 23:59:59" in out and "接单时限" not in out
+    )  # GZ 17 next_day; no accept limit
+    code, _, err = run(
+        capsys, *base, "ticket", "preview", "--type", "投诉", "--channel", "phone", "--unit", "CENTRE"
+    )
+    assert code == 2 and "热线工作机构" in err
+    code, _, err = run(capsys, *base, "ticket", "preview", "--type", "投诉", "--channel", "phone")
+    assert code == 2 and "--unit" in err

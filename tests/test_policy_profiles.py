@@ -449,3 +449,70 @@ def test_unknown_profile_name() -> None:
     with pytest.raises(PolicyError) as info:
         load_policy("atlantis")
     assert "atlantis" in info.value.message and "guangzhou" in info.value.message
+
+
+# ---------------------------------------------------------------- repeat calls and abuse of the line
+
+REPEAT_CITES = {
+    # T24 13(5), 12 para. 3; GZ 11(4) (in progress) and 22 (finished), 12(2)(3); TA 13(4), 11, 32; T15 has none
+    "tianjin": ("天津办法第十三条第（五）项", "天津办法第十三条第（五）项", "天津办法第十二条第三款"),
+    "guangzhou": (
+        "广州办法第十一条第二款第（四）项",
+        "广州办法第二十二条",
+        "广州办法第十二条第一款第（二）（三）项",
+    ),
+    "taian": (
+        "泰安办法第十三条第（四）项",
+        "泰安办法第十三条第（四）项",
+        "泰安办法第十一条、第三十二条第（二）（三）项",
+    ),
+    "tianjin-2015": (
+        "天津办法第十三条第（五）项（参照；天津2015规定未列此项）",
+        "天津办法第十三条第（五）项（参照；天津2015规定未列此项）",
+        "天津办法第十二条第三款（参照；天津2015规定未列此项）",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_every_profile_has_repeat_rules(name: str) -> None:
+    rules = load_policy(name).repeat
+    assert (rules.cite, rules.cite_done, rules.abuse_cite) == REPEAT_CITES[name]
+    assert 0 < rules.min_similarity <= 1
+    assert rules.window_days >= 30 and rules.similar_days >= 7
+    assert rules.abuse_calls >= 2 and rules.abuse_days >= 1
+    assert rules.abuse_labels
+    assert "repeat" not in load_policy(name).extra
+
+
+def test_repeat_table_missing(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, replace_once("[repeat]\n", "[repeats]\n")))
+    assert "repeat：缺少该表" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("0", "应在 0 到 1 之间"),
+        ("1.5", "应在 0 到 1 之间"),
+        ('"0.6"', "应为 0 到 1 之间的数"),
+        ("true", "应为 0 到 1 之间的数"),
+    ],
+)
+def test_repeat_similarity_out_of_range(tmp_path: Path, value: str, fragment: str) -> None:
+    message = refused(write(tmp_path, replace_once("min_similarity = 0.6", f"min_similarity = {value}")))
+    assert "repeat.min_similarity" in message and fragment in message
+
+
+def test_repeat_numbers_checked(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, replace_once("abuse_calls = 10", "abuse_calls = 1")))
+    assert "repeat.abuse_calls" in message and "应不小于 2" in message
+    message = refused(write(tmp_path, replace_once("window_days = 90", 'window_days = "90"')))
+    assert "repeat.window_days" in message
+    message = refused(write(tmp_path, replace_once('abuse_cite = "天津办法第十二条第三款"\n', "")))
+    assert "repeat.abuse_cite" in message
+
+
+def test_repeat_similarity_may_be_an_integer(tmp_path: Path) -> None:
+    policy = load_policy_file(write(tmp_path, replace_once("min_similarity = 0.6", "min_similarity = 1")))
+    assert policy.repeat.min_similarity == 1.0

@@ -77,6 +77,7 @@ EVENT_LABELS = {
     "pii_viewed": "查看诉求人信息",
     "pii_revealed": "查看完整个人信息",
     "closed": "办结",
+    "repeat_call": "重复来电（告知进度或结果）",
     "units_imported": "导入承办单位",
     "user_added": "新增用户",
     "password_changed": "修改密码",

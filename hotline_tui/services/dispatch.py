@@ -228,45 +228,50 @@ def split_dispatch(
     with ctx.write() as s:
         original = get_ticket(s, no, lock=True)
         check_version(original, expected_version, f"工单 {original.no}")
-        units = _resolve_units(s, [code for code, _ in cleaned])
-        created: list[Ticket] = []
-        for (_code, text), _unit in zip(cleaned[1:], units[1:], strict=True):
-            child = Ticket(
-                no=next_ticket_no(s, ctx.policy.ticket_prefix, ctx.now()),
-                type=original.type,
-                channel=original.channel,
-                urgency=original.urgency,
-                status="new",
-                text=text,
-                caller_name=original.caller_name,
-                caller_phone=original.caller_phone,
-                caller_address=original.caller_address,
-                caller_id_number=original.caller_id_number,
-                district=original.district,
-                anonymous=original.anonymous,
-                confidential=original.confidential,
-                no_reply=original.no_reply,
-                labels=list(original.labels),
-                triage_class=original.triage_class,
-                parent_id=original.id,
-                created_by=ctx.actor.id,
-                created_at=original.created_at,
-                policy=original.policy,
-            )
-            s.add(child)
-            s.flush()
-            created.append(child)
-        first_assignments, payload = _dispatch_locked(
-            ctx, s, original, [units[0].code], designate=False, consulted=""
+        return split_locked(ctx, s, original, cleaned)
+
+
+def split_locked(ctx: Ctx, s: Session, original: Ticket, cleaned: list[tuple[str, str]]) -> list[str]:
+    """``split_dispatch`` inside the caller's transaction; ``cleaned`` = [(unit code, cleaned text)]."""
+    units = _resolve_units(s, [code for code, _ in cleaned])
+    created: list[Ticket] = []
+    for (_code, text), _unit in zip(cleaned[1:], units[1:], strict=True):
+        child = Ticket(
+            no=next_ticket_no(s, ctx.policy.ticket_prefix, ctx.now()),
+            type=original.type,
+            channel=original.channel,
+            urgency=original.urgency,
+            status="new",
+            text=text,
+            caller_name=original.caller_name,
+            caller_phone=original.caller_phone,
+            caller_address=original.caller_address,
+            caller_id_number=original.caller_id_number,
+            district=original.district,
+            anonymous=original.anonymous,
+            confidential=original.confidential,
+            no_reply=original.no_reply,
+            labels=list(original.labels),
+            triage_class=original.triage_class,
+            parent_id=original.id,
+            created_by=ctx.actor.id,
+            created_at=original.created_at,
+            policy=original.policy,
         )
-        payload["split_into"] = [c.no for c in created]
-        payload["part"] = cleaned[0][1]
-        record_event(ctx, s, "dispatched", ticket=original, payload=payload)
-        for child, unit in zip(created, units[1:], strict=True):
-            _, child_payload = _dispatch_locked(ctx, s, child, [unit.code], designate=False, consulted="")
-            child_payload["split_from"] = original.no
-            child_payload["type"] = child.type
-            child_payload["channel"] = child.channel
-            child_payload["urgency"] = child.urgency
-            record_event(ctx, s, "split_created", ticket=child, payload=child_payload)
+        s.add(child)
+        s.flush()
+        created.append(child)
+    first_assignments, payload = _dispatch_locked(
+        ctx, s, original, [units[0].code], designate=False, consulted=""
+    )
+    payload["split_into"] = [c.no for c in created]
+    payload["part"] = cleaned[0][1]
+    record_event(ctx, s, "dispatched", ticket=original, payload=payload)
+    for child, unit in zip(created, units[1:], strict=True):
+        _, child_payload = _dispatch_locked(ctx, s, child, [unit.code], designate=False, consulted="")
+        child_payload["split_from"] = original.no
+        child_payload["type"] = child.type
+        child_payload["channel"] = child.channel
+        child_payload["urgency"] = child.urgency
+        record_event(ctx, s, "split_created", ticket=child, payload=child_payload)
     return [original.no] + [c.no for c in created]

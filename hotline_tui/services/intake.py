@@ -69,6 +69,7 @@ class IntakeForm:
     no_reply: bool = False
     labels: tuple[str, ...] = ()
     received_at: datetime | None = None
+    attachments: tuple[str, ...] = ()  # references to what the caller sent (photos, files), not the files
 
 
 def next_ticket_no(session: Session, prefix: str, at: datetime) -> str:
@@ -95,7 +96,9 @@ def ascii_digits(text: str) -> str:
     return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
 
 
-def validate_form(ctx: Ctx, form: IntakeForm) -> IntakeForm:
+def validate_form(ctx: Ctx, form: IntakeForm, *, min_text: int = 4) -> IntakeForm:
+    """The form checked and cleaned. ``min_text``: a referral (an emergency transfer: "着火了") may be
+    recorded with fewer words than a demand that a unit will have to handle."""
     p = ctx.policy
     out = IntakeForm(
         type=resolve_code(form.type, p.types, "诉求类型"),
@@ -116,6 +119,9 @@ def validate_form(ctx: Ctx, form: IntakeForm) -> IntakeForm:
         no_reply=form.no_reply,
         labels=tuple(labels_of(clean_text(x, field="标签", max_len=40) for x in form.labels)),
         received_at=form.received_at,
+        attachments=tuple(
+            a for a in (clean_text(x, field="附件", max_len=200) for x in form.attachments[:20]) if a
+        ),
     )
     if out.caller_phone and not valid_phone(out.caller_phone):
         raise InvalidInput(
@@ -126,7 +132,7 @@ def validate_form(ctx: Ctx, form: IntakeForm) -> IntakeForm:
     if out.anonymous:
         out.caller_name = ""
         out.caller_id_number = ""
-    if len(out.text) < 4:
+    if len(out.text) < min_text:
         raise InvalidInput("诉求内容过短，请记录诉求的具体事项（时间、地点、问题）")
     return out
 
@@ -135,49 +141,52 @@ def create_ticket(ctx: Ctx, form: IntakeForm) -> Ticket:
     """Record a demand as a work order (T24 14). Triage is run and stored, never silently acted on."""
     require_role(ctx, *INTAKE_ROLES, what="受理诉求")
     f = validate_form(ctx, form)
+    with ctx.write() as s:
+        return insert_ticket(ctx, s, f)
+
+
+def insert_ticket(ctx: Ctx, s: Session, f: IntakeForm) -> Ticket:
+    """The ticket row and its ``created`` event for an already validated form, in the caller's
+    transaction (so the call screen can record and dispatch, answer or refer in one commit)."""
     now = ctx.now()
     received = local(f.received_at) if f.received_at else now
     if received > now:
         raise InvalidInput("诉求时间不能晚于当前时间")
     finding = triage(f.text, ctx.policy)
-    with ctx.write() as s:
-        ticket = Ticket(
-            no=next_ticket_no(s, ctx.policy.ticket_prefix, received),
-            type=f.type,
-            channel=f.channel,
-            urgency=f.urgency,
-            status="new",
-            text=f.text,
-            caller_name=f.caller_name,
-            caller_phone=f.caller_phone,
-            caller_address=f.caller_address,
-            caller_id_number=f.caller_id_number,
-            district=f.district,
-            anonymous=f.anonymous,
-            confidential=f.confidential,
-            no_reply=f.no_reply,
-            labels=list(f.labels),
-            triage_class=finding.cls,
-            created_by=ctx.actor.id,
-            created_at=received,
-            policy=ctx.policy.name,
-        )
-        s.add(ticket)
-        s.flush()
-        record_event(
-            ctx,
-            s,
-            "created",
-            ticket=ticket,
-            payload={
-                "type": f.type,
-                "channel": f.channel,
-                "urgency": f.urgency,
-                "labels": list(f.labels),
-                "triage": finding.cls,
-                "triage_rule": finding.rule,
-            },
-        )
+    ticket = Ticket(
+        no=next_ticket_no(s, ctx.policy.ticket_prefix, received),
+        type=f.type,
+        channel=f.channel,
+        urgency=f.urgency,
+        status="new",
+        text=f.text,
+        caller_name=f.caller_name,
+        caller_phone=f.caller_phone,
+        caller_address=f.caller_address,
+        caller_id_number=f.caller_id_number,
+        district=f.district,
+        anonymous=f.anonymous,
+        confidential=f.confidential,
+        no_reply=f.no_reply,
+        labels=list(f.labels),
+        triage_class=finding.cls,
+        created_by=ctx.actor.id,
+        created_at=received,
+        policy=ctx.policy.name,
+    )
+    s.add(ticket)
+    s.flush()
+    payload: dict[str, object] = {
+        "type": f.type,
+        "channel": f.channel,
+        "urgency": f.urgency,
+        "labels": list(f.labels),
+        "triage": finding.cls,
+        "triage_rule": finding.rule,
+    }
+    if f.attachments:
+        payload["attachments"] = list(f.attachments)
+    record_event(ctx, s, "created", ticket=ticket, payload=payload)
     return ticket
 
 
@@ -208,25 +217,31 @@ def answer_on_spot(
     with ctx.write() as s:
         ticket = get_ticket(s, no, lock=True)
         check_version(ticket, expected_version, f"工单 {ticket.no}")
-        if ticket.status != "new":
-            raise RuleViolation(f"工单 {ticket.no} 当前状态不能直接答复（只有待派单的工单可以当场答复）")
-        if ticket.type != "consult":
-            raise RuleViolation(
-                f"只有咨询类诉求可以当场答复，{ctx.policy.type_label(ticket.type)}类诉求应派单办理（天津办法第十五条）"
-            )
-        entry = kb_entry_current(s, kb_entry_id, ctx.now())
-        ticket.status = "answered"
-        ticket.kb_entry_id = entry.id
-        ticket.closed_at = ctx.now()
-        s.add(ticket)
-        record_event(
-            ctx,
-            s,
-            "answered",
-            ticket=ticket,
-            payload={"kb_entry": entry.id, "title": entry.title, "note": note},
-        )
+        answer_locked(ctx, s, ticket, kb_entry_id, note)
     return ticket
+
+
+def answer_locked(ctx: Ctx, s: Session, ticket: Ticket, kb_entry_id: str, note: str) -> KBEntry:
+    """Close a new consult as answered from a current KB entry, in the caller's transaction."""
+    if ticket.status != "new":
+        raise RuleViolation(f"工单 {ticket.no} 当前状态不能直接答复（只有待派单的工单可以当场答复）")
+    if ticket.type != "consult":
+        raise RuleViolation(
+            f"只有咨询类诉求可以当场答复，{ctx.policy.type_label(ticket.type)}类诉求应派单办理（天津办法第十五条）"
+        )
+    entry = kb_entry_current(s, kb_entry_id, ctx.now())
+    ticket.status = "answered"
+    ticket.kb_entry_id = entry.id
+    ticket.closed_at = ctx.now()
+    s.add(ticket)
+    record_event(
+        ctx,
+        s,
+        "answered",
+        ticket=ticket,
+        payload={"kb_entry": entry.id, "title": entry.title, "note": note},
+    )
+    return entry
 
 
 def refer(
@@ -235,6 +250,17 @@ def refer(
     """Close an intake by triage: emergency transfer, legal channel, other body, out of city (T24 13)."""
     require_role(ctx, *INTAKE_ROLES, what="分类转接")
     note = clean_text(note, field="说明", max_len=2000)
+    route = referral_route(ctx, cls, route)
+    with ctx.write() as s:
+        ticket = get_ticket(s, no, lock=True)
+        check_version(ticket, expected_version, f"工单 {ticket.no}")
+        refer_locked(ctx, s, ticket, cls, route, note)
+    return ticket
+
+
+def referral_route(ctx: Ctx, cls: str, route: str) -> str:
+    """The checked route of a referral: one of the class's numbers for an emergency, else the channel
+    told to the caller (the profile's when none is typed)."""
     classes = [c for c in ctx.policy.triage if c.code == cls]
     if not classes:
         known = "、".join(sorted({c.code for c in ctx.policy.triage}))
@@ -243,28 +269,28 @@ def refer(
         numbers = {c.number for c in classes}
         if route not in numbers:
             raise InvalidInput(f"紧急事项须转接 {'/'.join(sorted(numbers))} 之一，实际为 {route or '空'}")
-        chosen = next(c for c in classes if c.number == route)
-    else:
-        chosen = classes[0]
-        route = clean_text(route, field="告知途径", max_len=200) or chosen.route
-    with ctx.write() as s:
-        ticket = get_ticket(s, no, lock=True)
-        check_version(ticket, expected_version, f"工单 {ticket.no}")
-        if ticket.status != "new":
-            raise RuleViolation(f"工单 {ticket.no} 已派单或已办结，不能再分类转接")
-        ticket.status = "referred"
-        ticket.triage_class = cls
-        ticket.route = route
-        ticket.closed_at = ctx.now()
-        s.add(ticket)
-        record_event(
-            ctx,
-            s,
-            "referred",
-            ticket=ticket,
-            payload={"class": cls, "route": route, "rule": chosen.cite, "note": note},
-        )
-    return ticket
+        return route
+    return clean_text(route, field="告知途径", max_len=200) or classes[0].route
+
+
+def refer_locked(ctx: Ctx, s: Session, ticket: Ticket, cls: str, route: str, note: str) -> None:
+    """Close a new ticket as referred (route already checked by ``referral_route``)."""
+    classes = [c for c in ctx.policy.triage if c.code == cls]
+    chosen = next((c for c in classes if c.number == route), classes[0])
+    if ticket.status != "new":
+        raise RuleViolation(f"工单 {ticket.no} 已派单或已办结，不能再分类转接")
+    ticket.status = "referred"
+    ticket.triage_class = cls
+    ticket.route = route
+    ticket.closed_at = ctx.now()
+    s.add(ticket)
+    record_event(
+        ctx,
+        s,
+        "referred",
+        ticket=ticket,
+        payload={"class": cls, "route": route, "rule": chosen.cite, "note": note},
+    )
 
 
 def find_by_phone(session: Session, phone: str, limit: int = 20) -> list[Ticket]:
