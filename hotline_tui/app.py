@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -15,11 +15,20 @@ from textual.worker import Worker, WorkerState
 from hotline_tui.errors import HotlineError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from hotline_tui.services.core import Actor, Ctx
 
 TITLE = "12345 政务服务便民热线"
+CALL_ROLES = ("agent", "trainee")  # whose home opens on the call screen
+INTAKE_SCREEN_ROLES = (
+    "agent",
+    "dispatcher",
+    "supervisor",
+    "trainee",
+    "trainer",
+)  # services.intake.INTAKE_ROLES
+LOOKUP_ROLES = ("agent", "dispatcher", "callback", "supervisor", "liaison", "trainee", "trainer")
 
 
 class HotlineApp(App[int]):
@@ -41,7 +50,24 @@ class HotlineApp(App[int]):
             tooltip="打开命令面板",
         ),
         Binding("f1", "help", "帮助", key_display="F1", id="app.help", tooltip="列出当前界面的按键"),
+        Binding(
+            "f2",
+            "new_call",
+            "新来电",
+            key_display="F2",
+            priority=True,
+            id="app.new_call",
+            tooltip="打开来电受理表单（未完成的记录会保留）",
+        ),
         Binding("f3", "open_kb", "知识库", key_display="F3", id="app.kb", tooltip="知识库"),
+        Binding(
+            "f9",
+            "lookup",
+            "查工单",
+            key_display="F9",
+            id="app.lookup",
+            tooltip="按工单号、电话或内容查询工单进度",
+        ),
         Binding(
             "f6",
             "change_password",
@@ -126,11 +152,24 @@ class HotlineApp(App[int]):
         from hotline_tui.screens.home import HomeScreen
 
         self.push_screen(HomeScreen(self.ctx))
+        if self.ctx.actor.role in CALL_ROLES:  # a seat starts ready for the next call (DESIGN: ≤ 1 s)
+            from hotline_tui.screens.intake import IntakeScreen
+
+            self.push_screen(IntakeScreen(self.ctx))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         role = self.ctx.actor.role
-        if action in ("open_kb", "change_password", "open_audit", "open_admin") and not self.logged_in:
+        if (
+            action in ("open_kb", "change_password", "open_audit", "open_admin", "new_call", "lookup")
+            and not self.logged_in
+        ):
             return False
+        if action == "quit" and getattr(self.screen, "KEEP_Q", False):
+            return False  # a plain q on the call screen is a letter or a slip, never "quit" (ctrl+q still is)
+        if action == "new_call":
+            return role in INTAKE_SCREEN_ROLES
+        if action == "lookup":
+            return role in LOOKUP_ROLES
         if action == "open_audit":
             return role in ("supervisor", "admin")
         if action == "open_admin":
@@ -143,6 +182,43 @@ class HotlineApp(App[int]):
         if isinstance(self.screen, PasswordScreen):
             return
         self.push_screen(PasswordScreen(self.ctx, self.login.store_url if self.login else None))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p): our commands in Chinese and English, then Textual's own."""
+        ours = (
+            ("new_call", "新来电 · New call", "打开来电受理表单（F2）", self.action_new_call),
+            (
+                "lookup",
+                "查询工单 · Look up a ticket",
+                "按工单号、电话或内容查询进度（F9）",
+                self.action_lookup,
+            ),
+            ("open_kb", "知识库 · Knowledge base", "检索知识库（F3）", self.action_open_kb),
+            ("open_audit", "审计日志 · Audit log", "操作与个人信息查看记录（F7）", self.action_open_audit),
+            ("open_admin", "系统管理 · Administration", "用户、单位与策略配置（F8）", self.action_open_admin),
+            (
+                "change_password",
+                "修改密码 · Change password",
+                "修改本人密码（F6）",
+                self.action_change_password,
+            ),
+            ("help", "帮助 · Help", "当前界面的按键（F1）", self.action_help),
+        )
+        for action, title, help_text, callback in ours:
+            if self.check_action(action, ()):
+                yield SystemCommand(title, help_text, callback)
+        yield from super().get_system_commands(screen)
+
+    def action_new_call(self) -> None:
+        """F2 from anywhere: back to the call screen if it is open (the half-typed call is kept)."""
+        from hotline_tui.screens.intake import IntakeScreen
+
+        self.switch_to(IntakeScreen)
+
+    def action_lookup(self) -> None:
+        from hotline_tui.screens.lookup import LookupScreen
+
+        self.switch_to(LookupScreen)
 
     def action_open_audit(self) -> None:
         from hotline_tui.screens.audit import AuditScreen

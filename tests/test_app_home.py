@@ -19,6 +19,7 @@ from textual.widgets import Static
 
 from hotline_tui.app import HotlineApp, run_app
 from hotline_tui.screens.home import HelpScreen, HomeScreen, RevealScreen, TicketDetailScreen
+from hotline_tui.screens.intake import IntakeScreen
 from hotline_tui.services.dispatch import dispatch
 from hotline_tui.services.intake import IntakeForm, create_ticket
 from hotline_tui.services.queries import ticket_detail
@@ -57,8 +58,13 @@ def tickets(sqlite_world: World) -> dict[str, str]:
 
 
 async def settle(app: HotlineApp, pilot: Pilot[Any]) -> None:
+    """Wait for the workers; an agent starts on the call screen, and esc (empty form) shows the list."""
     await app.workers.wait_for_complete()
     await pilot.pause()
+    if isinstance(app.screen, IntakeScreen):
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
 
 
 def home(app: HotlineApp) -> HomeScreen:
@@ -279,8 +285,8 @@ def test_importing_the_app_opens_no_store() -> None:
 
 
 async def _wait(pilot: Pilot[Any]) -> None:
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    assert isinstance(pilot.app, HotlineApp)
+    await settle(pilot.app, pilot)
 
 
 def test_snapshot_home_80x24(

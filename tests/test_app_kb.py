@@ -16,6 +16,7 @@ from hotline_tui.app import HotlineApp
 from hotline_tui.clock import FixedClock, parse_datetime
 from hotline_tui.models import KBEntry, KBSearchLog
 from hotline_tui.screens.home import HelpScreen, HomeScreen
+from hotline_tui.screens.intake import IntakeScreen
 from hotline_tui.screens.kb import (
     KBEditorScreen,
     KBEntryScreen,
@@ -181,7 +182,7 @@ async def test_search_as_you_type_ranks_and_previews(sqlite_world: World, entrie
         assert screen.query_input.value == "" and app.focused is screen.query_input
         await pilot.press("escape")  # back to the home screen, never quits
         await pilot.pause()
-        assert app.is_running and isinstance(app.screen, HomeScreen)
+        assert app.is_running and isinstance(app.screen, IntakeScreen)  # the agent's call screen
 
 
 async def test_expired_hidden_until_ctrl_l_and_upcoming_marked(

@@ -17,6 +17,7 @@ from hotline_tui.app import HotlineApp, LoginOptions
 from hotline_tui.db import read_session
 from hotline_tui.models import Event
 from hotline_tui.screens.home import HomeScreen
+from hotline_tui.screens.intake import IntakeScreen
 from hotline_tui.screens.login import LoginScreen, PasswordScreen
 from hotline_tui.services.accounts import LoginFailed, authenticate
 from hotline_tui.services.admin import set_password
@@ -100,7 +101,7 @@ async def test_wrong_then_right_password(store: World) -> None:
         await type_in(pilot, PW)
         await pilot.press("enter")
         await settle(app, pilot)
-        assert isinstance(app.screen, HomeScreen)
+        assert isinstance(app.screen, IntakeScreen)  # an agent lands on the call screen
         assert app.ctx.actor.name == "agent1" and "坐席" in app.sub_title
     assert kinds(store)[-2:] == ["login_failed", "login_succeeded"]
 
@@ -149,7 +150,7 @@ async def test_lockout_is_shown_with_its_end(store: World) -> None:
         await type_in(pilot, PW)
         await pilot.press("enter")
         await settle(app, pilot)
-        assert isinstance(app.screen, HomeScreen)
+        assert isinstance(app.screen, HomeScreen)  # a liaison lands on the ticket list
 
 
 async def test_keyring_remembers_and_logs_in_next_time(store: World, memory_keyring: MemoryKeyring) -> None:
@@ -162,12 +163,12 @@ async def test_keyring_remembers_and_logs_in_next_time(store: World, memory_keyr
         app.screen.query_one("#login-remember").value = True  # type: ignore[attr-defined]
         await pilot.press("enter")
         await settle(app, pilot)
-        assert isinstance(app.screen, HomeScreen)
+        assert isinstance(app.screen, IntakeScreen)  # an agent lands on the call screen
     assert list(memory_keyring.store.values()) == [PW]
     app = app_for(store, "agent1")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        assert isinstance(app.screen, HomeScreen)  # no typing: the keyring's password was used
+        assert isinstance(app.screen, IntakeScreen)  # no typing: the keyring's password was used
     # the password changed elsewhere: the remembered one fails, is forgotten, the form asks again
     set_password(Ctx(store.engine, store.policy, SYSTEM, store.clock), "agent1", "Changed2025b")
     app = app_for(store, "agent1")
@@ -203,7 +204,7 @@ async def test_password_change_screen(store: World, memory_keyring: MemoryKeyrin
         again.value = "Newpass2025"
         await pilot.press("enter")
         await settle(app, pilot)
-        assert isinstance(app.screen, HomeScreen)
+        assert isinstance(app.screen, IntakeScreen)  # an agent lands on the call screen
     assert list(memory_keyring.store.values()) == ["Newpass2025"]  # the keyring follows
     authenticate(Ctx(store.engine, store.policy, SYSTEM, store.clock), "agent1", "Newpass2025")
 
