@@ -120,3 +120,20 @@ def test_word_search_reads_only_the_newest_tickets(
     assert lookup_tickets(a, "井盖") == []
     assert len(lookup_tickets(a, "积水")) == 3
     assert nos(lookup_tickets(a, old)) == [old]  # numbers and phones are indexed lookups, never cut
+
+
+def test_a_finished_order_still_names_the_unit_that_handled_it(sqlite_world: World) -> None:
+    """A progress call about a finished order: who handled it is what the caller asks (T24 14)."""
+    from hotline_tui.services import handling as hd
+    from hotline_tui.services import review as rv
+    from tests.test_lifecycle import GOOD_REPLY
+
+    w = sqlite_world
+    no = new_ticket(w, "友谊路路灯不亮")
+    [a] = dp.dispatch(w.as_("disp1"), no, ["HX-CG"])
+    hd.accept(w.as_("cg"), a.id or 0)
+    w.at("2025-01-27T10:00:00")
+    hd.reply(w.as_("cg"), a.id or 0, GOOD_REPLY)
+    rv.review_reply(w.as_("disp1"), a.id or 0, approve=True)
+    [row] = lookup_tickets(w.as_("agent1"), no)
+    assert row.status == "待回访" and row.units == "河西区城市管理委员会" and row.due_at is None

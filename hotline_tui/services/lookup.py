@@ -164,6 +164,9 @@ def lookup_tickets(ctx: Ctx, query: str, *, limit: int = 50) -> list[TicketRow]:
         else:
             live = [a for a in rows if a.status in ACTIVE_ASSIGNMENT]
             due = min((a.due_at for a in live), default=None)
+            # a progress call about a finished order asks who handled it: the units that replied or
+            # stopped it, when none is live any more (returned and cancelled shares never handled it)
+            shown = live or [a for a in rows if a.status in ("approved", "stopped")]
             out.append(
                 TicketRow(
                     t.no,
@@ -172,7 +175,7 @@ def lookup_tickets(ctx: Ctx, query: str, *, limit: int = 50) -> list[TicketRow]:
                     p.urgency_label(t.urgency),
                     local(t.created_at).strftime("%m-%d %H:%M"),
                     _summary(t.text),
-                    "、".join(units.get(a.unit_id, "") or "" for a in live),
+                    "、".join(units.get(a.unit_id, "") or "" for a in shown),
                     local(due).strftime("%m-%d %H:%M") if due else None,
                     labels,
                     iso(due),
