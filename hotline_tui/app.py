@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -104,13 +105,39 @@ class HotlineApp(App[int]):
         ),
     ]
 
-    def __init__(self, ctx: Ctx, login: LoginOptions | None = None) -> None:
-        """``ctx`` of a logged-in user opens their home screen; with ``login`` the login screen comes first."""
+    def __init__(
+        self, ctx: Ctx | None, login: LoginOptions | None = None, *, store: PendingStore | None = None
+    ) -> None:
+        """``ctx`` of a logged-in user opens their home screen; with ``login`` the login screen comes
+        first. Without ``ctx``, ``store`` opens it in a thread once the login screen is on screen."""
         super().__init__()
-        self.ctx = ctx
+        if ctx is None and store is None:
+            raise ValueError("HotlineApp needs a ctx or a store to open")
+        self._ctx = ctx
+        self.store = store
         self.login = login
         if login is None:
             self.set_identity()
+
+    @property
+    def ctx(self) -> Ctx:
+        if self._ctx is None:
+            assert self.store is not None
+            self._ctx = self.store.get()
+        return self._ctx
+
+    @ctx.setter
+    def ctx(self, value: Ctx) -> None:
+        self._ctx = value
+
+    def store_ctx(self) -> Ctx:
+        """The store's context for the login screen's workers (waits while the store is opening)."""
+        return self.ctx if self._ctx is not None or self.store is None else self.store.get()
+
+    def store_failed(self, exc: BaseException) -> None:
+        """From the opening thread: the store cannot be used; run_app prints why after the exit."""
+        code = exc.exit_code if isinstance(exc, HotlineError) else 2
+        self.call_from_thread(self.exit, None, code)
 
     def set_identity(self) -> None:
         actor = self.ctx.actor
@@ -118,7 +145,7 @@ class HotlineApp(App[int]):
 
     @property
     def logged_in(self) -> bool:
-        return self.ctx.actor.id is not None
+        return self._ctx is not None and self._ctx.actor.id is not None
 
     def on_mount(self) -> None:
         if self.login is None:
@@ -129,9 +156,13 @@ class HotlineApp(App[int]):
         self.sub_title = "请登录"
         opts = self.login
         self.push_screen(
-            LoginScreen(self.ctx, user=opts.user, store_url=opts.store_url, store_label=opts.store_label),
+            LoginScreen(
+                self.store_ctx, user=opts.user, store_url=opts.store_url, store_label=opts.store_label
+            ),
             self.after_login,
         )
+        if self.store is not None:
+            self.call_after_refresh(self.store.start, self.store_failed)
 
     def after_login(self, actor: Actor | None) -> None:
         if actor is None:
@@ -149,21 +180,25 @@ class HotlineApp(App[int]):
 
             self.push_screen(AdminScreen(self.ctx))
             return
-        from hotline_tui.screens.home import HomeScreen
-
-        self.push_screen(HomeScreen(self.ctx))
         if self.ctx.actor.role in CALL_ROLES:  # a seat starts ready for the next call (DESIGN: ≤ 1 s)
             from hotline_tui.screens.intake import IntakeScreen
 
-            self.push_screen(IntakeScreen(self.ctx))
+            self.push_screen(IntakeScreen(self.ctx))  # the ticket list is built when asked for (esc)
+            return
+        from hotline_tui.screens.home import HomeScreen
+
+        self.push_screen(HomeScreen(self.ctx))
+
+    def action_ticket_list(self) -> None:
+        from hotline_tui.screens.home import HomeScreen
+
+        self.switch_to(HomeScreen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        role = self.ctx.actor.role
-        if (
-            action in ("open_kb", "change_password", "open_audit", "open_admin", "new_call", "lookup")
-            and not self.logged_in
-        ):
-            return False
+        if action in ("open_kb", "change_password", "open_audit", "open_admin", "new_call", "lookup"):
+            if not self.logged_in:
+                return False
+        role = self.ctx.actor.role if self._ctx is not None else ""
         if action == "quit" and getattr(self.screen, "KEEP_Q", False):
             return False  # a plain q on the call screen is a letter or a slip, never "quit" (ctrl+q still is)
         if action == "new_call":
@@ -286,25 +321,81 @@ class LoginOptions:
     store_label: str = ""  # shown on the login screen
 
 
+class PendingStore:
+    """The store, opened in a thread once the first frame is on screen (DESIGN: start ≤ 1 s).
+
+    Opening it loads SQLAlchemy, SQLModel and the models (about 0.3 s) and checks the schema: done
+    before the first frame, that was most of the wait for the login screen. Now the agent sees the
+    login form at once and types while the store opens; a worker that needs it waits in ``get``.
+    """
+
+    def __init__(self, opener: Callable[[], Ctx]) -> None:
+        self._opener = opener
+        self._done = threading.Event()
+        self._ctx: Ctx | None = None
+        self.error: BaseException | None = None
+        self._started = False
+
+    def start(self, on_error: Callable[[BaseException], None]) -> None:
+        if self._started:
+            return
+        self._started = True
+
+        def run() -> None:
+            try:
+                self._ctx = self._opener()
+            except BaseException as exc:  # noqa: BLE001 - reported to the app, which exits with it
+                self.error = exc
+                on_error(exc)
+            finally:
+                self._done.set()
+
+        threading.Thread(target=run, name="open-store", daemon=True).start()
+
+    def get(self) -> Ctx:
+        """The opened store (blocks until it is; call from a worker thread)."""
+        self._done.wait()
+        if self._ctx is None:
+            raise self.error or HotlineError("数据库未能打开")
+        return self._ctx
+
+
 def run_app(db: str | None, user: str | None, policy: str | None, now: str | None) -> int:
-    """Open the store and run the TUI, starting at the login screen (``user`` prefills the name).
+    """Run the TUI, starting at the login screen (``user`` prefills the name); the store opens while
+    the first frame draws.
 
     A store that is missing or needs upgrading prints a Chinese message and returns 2.
     """
     from hotline_tui.clock import FixedClock, SystemClock, parse_datetime
-    from hotline_tui.db import default_url
-    from hotline_tui.store import open_ctx
+    from hotline_tui.paths import default_url, sqlite_file, store_label
 
     try:
         clock = FixedClock(parse_datetime(now)) if now else SystemClock()
-        ctx = open_ctx(db, policy=policy, clock=clock)
     except HotlineError as exc:
         print(f"错误：{exc.message}", file=sys.stderr)
         return exc.exit_code
     url = db or default_url()
-    label = ctx.engine.url.render_as_string(hide_password=True)
-    if ctx.engine.url.get_backend_name() == "sqlite":
-        label = str(ctx.engine.url.database or label)
-    app = HotlineApp(ctx, LoginOptions(user=(user or "").strip(), store_url=url, store_label=label))
+    path = sqlite_file(url)
+    if path is not None and not path.exists():  # said before any screen, as the store would say it
+        print("错误：数据库尚未初始化，请先运行 hotline init（或 hotline init --demo）", file=sys.stderr)
+        return 2
+
+    def opener() -> Ctx:
+        from hotline_tui.store import open_ctx
+
+        return open_ctx(db, policy=policy, clock=clock)
+
+    store = PendingStore(opener)
+    app = HotlineApp(
+        None,
+        LoginOptions(user=(user or "").strip(), store_url=url, store_label=store_label(url)),
+        store=store,
+    )
     app.run()
+    if isinstance(store.error, HotlineError):
+        print(f"错误：{store.error.message}", file=sys.stderr)
+        return store.error.exit_code
+    if store.error is not None:
+        print(f"错误：数据库未能打开（{type(store.error).__name__}）", file=sys.stderr)
+        return 2
     return app.return_code or 0

@@ -16,24 +16,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from platformdirs import user_data_dir
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DataError, OperationalError
 from sqlmodel import Session, create_engine
 
 from hotline_tui.errors import HotlineError, InvalidInput
+from hotline_tui.paths import default_url
 
 READONLY = "hotline_readonly"
 BUSY_TIMEOUT_MS = 15000
-
-
-def default_url() -> str:
-    env = os.environ.get("HOTLINE_DB")
-    if env:
-        return env
-    path = Path(user_data_dir("hotline-tui", appauthor=False)) / "hotline.db"
-    return f"sqlite:///{path}"
 
 
 def normalize_url(url: str) -> str:

@@ -4,7 +4,6 @@ survive a killed process, ticket lookup, help and the screen at 80×24 and 160×
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
 from sqlmodel import col, select
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static, TextArea
@@ -34,6 +32,7 @@ from hotline_tui.services.dispatch import dispatch
 from hotline_tui.services.intake import IntakeForm, create_ticket
 from hotline_tui.services.kb import create_entry
 from tests.conftest import World
+from tests.test_app_home import text_of
 
 NOW = "2025-01-24T16:00:00"  # a Friday before the Spring Festival holiday (01-28 .. 02-04)
 
@@ -100,16 +99,6 @@ async def start(app: HotlineApp, pilot: Pilot[Any]) -> IntakeScreen:
     screen = app.screen
     assert isinstance(screen, IntakeScreen), "an agent starts on the call screen"
     return screen
-
-
-def text_of(widget: Static) -> str:
-    content = widget.content
-    if isinstance(content, str):
-        return content
-    console = Console(width=200, file=io.StringIO(), color_system=None)
-    with console.capture() as capture:
-        console.print(content)
-    return capture.get()
 
 
 def banner(screen: IntakeScreen) -> str:

@@ -221,3 +221,51 @@ def test_a_locked_account_cannot_act_by_script_either(
     assert main(["--db", url, "--user", "cg", "--now", "2025-01-24T16:05:00", "ticket", "list"]) == 2
     assert "账户已锁定至 16:15" in capsys.readouterr().err
     assert main(["--db", url, "--user", "cg", "--now", "2025-01-24T16:20:00", "ticket", "list"]) == 0
+
+
+@pytest.mark.usefixtures("no_keyring")
+async def test_login_form_is_usable_while_the_store_opens(store: World) -> None:
+    """The form is on screen and takes the password before the store is open (DESIGN: start ≤ 1 s);
+    Enter then waits for the store and logs in."""
+    import threading
+
+    from hotline_tui.app import PendingStore
+
+    release = threading.Event()
+    opened: list[bool] = []
+
+    def opener() -> Ctx:
+        assert release.wait(10)
+        opened.append(True)
+        return Ctx(store.engine, store.policy, SYSTEM, store.clock)
+
+    app = HotlineApp(
+        None, LoginOptions(user="agent1", store_url=URL, store_label="test.db"), store=PendingStore(opener)
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, LoginScreen) and not opened
+        await type_in(pilot, PW)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, LoginScreen) and "正在登录" in message(app)  # waiting for the store
+        release.set()
+        await settle(app, pilot)
+        assert opened and isinstance(app.screen, IntakeScreen)
+    assert kinds(store)[-1] == "login_succeeded"
+
+
+@pytest.mark.usefixtures("no_keyring")
+async def test_a_store_that_cannot_open_ends_the_program_with_its_reason(store: World) -> None:
+    from hotline_tui.app import PendingStore
+    from hotline_tui.errors import HotlineError
+
+    def opener() -> Ctx:
+        raise HotlineError("数据库结构版本为 0003，程序需要 0004：请运行 hotline init 升级（数据不会丢失）")
+
+    pending = PendingStore(opener)
+    app = HotlineApp(None, LoginOptions(user="agent1", store_url=URL), store=pending)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.5)
+    assert app.return_code == 2
+    assert isinstance(pending.error, HotlineError) and "hotline init" in pending.error.message

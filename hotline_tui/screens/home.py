@@ -15,17 +15,16 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
-from hotline_tui.errors import HotlineError
 from hotline_tui.models import ASSIGNMENT_STATUSES
+from hotline_tui.screens.feedback import failure_text, notify_failure
 from hotline_tui.screens.labels import ASSIGNMENT_ROLE_LABELS, COMING_SCREENS, event_label, event_note
 
 if TYPE_CHECKING:
@@ -125,17 +124,6 @@ def matches(row: TicketRow, needle: str) -> bool:
         return True
     hay = " ".join((row.no, row.summary, row.units, row.status, row.type, row.labels)).casefold()
     return all(part in hay for part in needle.casefold().split())
-
-
-def failure_text(err: BaseException | None) -> str:
-    """Domain errors as they are (Chinese, for the user); anything else named, never a traceback."""
-    if isinstance(err, HotlineError):
-        return err.message
-    return f"程序内部错误（{type(err).__name__}），请联系管理员"
-
-
-def notify_failure(node: Widget | App[Any], err: BaseException | None) -> None:
-    node.notify(failure_text(err), title="操作未完成", severity="error", timeout=8, markup=False)
 
 
 # ---------------------------------------------------------------- table layout

@@ -22,9 +22,11 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Checkbox, Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
-from hotline_tui.screens.home import failure_text
+from hotline_tui.screens.feedback import failure_text
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hotline_tui.services.core import Actor, Ctx
 
 
@@ -71,6 +73,23 @@ def log_in(ctx: Ctx, user: str, password: str, store_url: str | None, remember: 
 # ---------------------------------------------------------------- screens
 
 
+PRELOAD = (
+    "hotline_tui.services.accounts",
+    "hotline_tui.screens.home",
+    "hotline_tui.screens.intake",
+    "hotline_tui.services.drafts",
+    "hotline_tui.services.triage",
+    "hotline_tui.search",
+    "hotline_tui.services.callers",
+    "hotline_tui.services.suggest",
+    "hotline_tui.services.call",
+    "textual.widgets._tabbed_content",
+    "textual.widgets._text_area",
+    "textual.widgets._select",
+    "textual.widgets._option_list",
+)
+
+
 class LoginScreen(Screen["Actor"]):
     """User name and password; Enter logs in. Dismissed with the logged-in actor."""
 
@@ -90,10 +109,17 @@ class LoginScreen(Screen["Actor"]):
         remembered: bool
 
     def __init__(
-        self, ctx: Ctx, *, user: str = "", store_url: str | None = None, store_label: str = ""
+        self,
+        ctx: Ctx | Callable[[], Ctx],
+        *,
+        user: str = "",
+        store_url: str | None = None,
+        store_label: str = "",
     ) -> None:
+        """``ctx``: the store's context, or a function that returns it once the store is open (called
+        only in worker threads: it may wait)."""
         super().__init__()
-        self.ctx = ctx
+        self.ctx_source: Callable[[], Ctx] = ctx if callable(ctx) else (lambda: ctx)
         self.user_hint = user
         self.store_url = store_url
         self.store_label = store_label
@@ -119,6 +145,16 @@ class LoginScreen(Screen["Actor"]):
     def on_mount(self) -> None:
         (self.password if self.user_hint else self.user).focus()
         self.prepare()
+        self.call_after_refresh(self.preload)
+
+    @work(thread=True, group="login-preload", exit_on_error=False, description="预先载入")
+    def preload(self) -> None:
+        """While the password is typed, import what the first screen after login needs (about 0.1 s of
+        module loading that would otherwise come between Enter and the call screen)."""
+        import importlib
+
+        for name in PRELOAD:
+            importlib.import_module(name)
 
     @property
     def user(self) -> Input:
@@ -137,7 +173,7 @@ class LoginScreen(Screen["Actor"]):
 
     @work(thread=True, exclusive=True, group="login-prep", exit_on_error=False, description="检查密钥环")
     def prepare(self) -> None:
-        self.post_message(self.Prepared(prepare_login(self.ctx, self.user_hint, self.store_url)))
+        self.post_message(self.Prepared(prepare_login(self.ctx_source(), self.user_hint, self.store_url)))
 
     @on(Prepared)
     def show_prepared(self, message: Prepared) -> None:
@@ -188,7 +224,7 @@ class LoginScreen(Screen["Actor"]):
     @work(thread=True, exclusive=True, group="login", exit_on_error=False, description="登录")
     def run_login(self, name: str, password: str, remember: bool | None, from_keyring: bool) -> None:
         try:
-            actor = log_in(self.ctx, name, password, self.store_url, remember)
+            actor = log_in(self.ctx_source(), name, password, self.store_url, remember)
         except Exception:
             if from_keyring:  # a remembered password that no longer works is forgotten
                 from hotline_tui.credentials import forget_password

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
@@ -283,6 +282,9 @@ def record_event(
     if head is None:
         # the first event of a new store: several writers may get here at once (PostgreSQL)
         dialect = session.get_bind().dialect.name
+        # imported here: the PostgreSQL dialect module costs ~20 ms at every start on an SQLite store
+        from sqlalchemy.dialects import postgresql, sqlite
+
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(insert(ChainHead).values(id=1, last_id=0, last_hash="").on_conflict_do_nothing())
         head = session.exec(select(ChainHead).where(ChainHead.id == 1).with_for_update()).one()

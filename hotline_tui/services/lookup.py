@@ -17,11 +17,9 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from hotline_tui.clock import iso, local
+from hotline_tui.clock import local
 from hotline_tui.models import (
     ACTIVE_ASSIGNMENT,
-    ASSIGNMENT_STATUSES,
-    TICKET_STATUSES,
     Assignment,
     Ticket,
     Unit,
@@ -30,7 +28,7 @@ from hotline_tui.privacy import valid_phone
 from hotline_tui.services.callers import normalized_phone, scan_since
 from hotline_tui.services.core import Ctx, storable
 from hotline_tui.services.intake import ascii_digits
-from hotline_tui.services.queries import TicketRow, _summary
+from hotline_tui.services.queries import TicketRow, centre_row, unit_row
 
 CENTRE_ROLES = ("agent", "dispatcher", "callback", "supervisor")
 SUFFIX_DAYS = 90  # "000123" alone: that sequence number on each of the last 90 days
@@ -141,46 +139,19 @@ def lookup_tickets(ctx: Ctx, query: str, *, limit: int = 50) -> list[TicketRow]:
     out: list[TicketRow] = []
     for t in tickets:
         rows = by_ticket.get(t.id or 0, [])
-        labels = " ".join(f"【{x}】" for x in t.labels)
         if role == "liaison":
             mine = [a for a in rows if a.unit_id in ctx.actor.unit_ids]
             if not mine:
                 continue
             a = next((x for x in reversed(mine) if x.status in ("pending", "handling")), mine[-1])
-            out.append(
-                TicketRow(
-                    t.no,
-                    ASSIGNMENT_STATUSES.get(a.status, a.status),
-                    p.type_label(t.type),
-                    p.urgency_label(t.urgency),
-                    local(t.created_at).strftime("%m-%d %H:%M"),
-                    _summary(t.text),
-                    units.get(a.unit_id, "") or "",
-                    local(a.due_at).strftime("%m-%d %H:%M"),
-                    labels,
-                    iso(a.due_at),
-                )
-            )
+            out.append(unit_row(p, t, a, units.get(a.unit_id, "") or ""))
         else:
             live = [a for a in rows if a.status in ACTIVE_ASSIGNMENT]
             due = min((a.due_at for a in live), default=None)
             # a progress call about a finished order asks who handled it: the units that replied or
             # stopped it, when none is live any more (returned and cancelled shares never handled it)
             shown = live or [a for a in rows if a.status in ("approved", "stopped")]
-            out.append(
-                TicketRow(
-                    t.no,
-                    TICKET_STATUSES.get(t.status, t.status),
-                    p.type_label(t.type),
-                    p.urgency_label(t.urgency),
-                    local(t.created_at).strftime("%m-%d %H:%M"),
-                    _summary(t.text),
-                    "、".join(units.get(a.unit_id, "") or "" for a in shown),
-                    local(due).strftime("%m-%d %H:%M") if due else None,
-                    labels,
-                    iso(due),
-                )
-            )
+            out.append(centre_row(p, t, "、".join(units.get(a.unit_id, "") or "" for a in shown), due))
         if len(out) >= limit:
             break
     return out

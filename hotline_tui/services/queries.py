@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
@@ -20,6 +21,7 @@ from hotline_tui.models import (
     UnitRequest,
     User,
 )
+from hotline_tui.policy import Policy
 from hotline_tui.privacy import PII_FIELDS, mask_deep
 from hotline_tui.services.core import Ctx, can_see_ticket, get_ticket
 from hotline_tui.services.privacy import (
@@ -174,21 +176,7 @@ def visible_tickets(ctx: Ctx, *, limit: int = 200, status: str | None = None) ->
                 if t.id not in seen:
                     seen.add(t.id)
                     pairs.append((t, a))
-            return [
-                TicketRow(
-                    t.no,
-                    ASSIGNMENT_STATUSES.get(a.status, a.status),
-                    p.type_label(t.type),
-                    p.urgency_label(t.urgency),
-                    local(t.created_at).strftime("%m-%d %H:%M"),
-                    _summary(t.text),
-                    units.get(a.unit_id, ""),
-                    local(a.due_at).strftime("%m-%d %H:%M"),
-                    " ".join(f"【{x}】" for x in t.labels),
-                    iso(a.due_at),
-                )
-                for t, a in pairs
-            ]
+            return [unit_row(p, t, a, units.get(a.unit_id, "")) for t, a in pairs]
         if role not in ("agent", "dispatcher", "callback", "supervisor"):
             return []
         stmt2 = select(Ticket).order_by(col(Ticket.created_at).desc()).limit(limit)
@@ -208,21 +196,40 @@ def visible_tickets(ctx: Ctx, *, limit: int = 200, status: str | None = None) ->
         for t in tickets:
             live = [a for a in by_ticket.get(t.id or 0, []) if a.status in ("pending", "handling", "replied")]
             due = min((a.due_at for a in live), default=None)
-            out.append(
-                TicketRow(
-                    t.no,
-                    TICKET_STATUSES.get(t.status, t.status),
-                    p.type_label(t.type),
-                    p.urgency_label(t.urgency),
-                    local(t.created_at).strftime("%m-%d %H:%M"),
-                    _summary(t.text),
-                    "、".join(units.get(a.unit_id, "") for a in live),
-                    local(due).strftime("%m-%d %H:%M") if due else None,
-                    " ".join(f"【{x}】" for x in t.labels),
-                    iso(due),
-                )
-            )
+            out.append(centre_row(p, t, "、".join(units.get(a.unit_id, "") for a in live), due))
         return out
+
+
+def unit_row(p: Policy, t: Ticket, a: Assignment, unit_name: str) -> TicketRow:
+    """A row as a unit sees it: its assignment's status and deadline."""
+    return TicketRow(
+        t.no,
+        ASSIGNMENT_STATUSES.get(a.status, a.status),
+        p.type_label(t.type),
+        p.urgency_label(t.urgency),
+        local(t.created_at).strftime("%m-%d %H:%M"),
+        _summary(t.text),
+        unit_name,
+        local(a.due_at).strftime("%m-%d %H:%M"),
+        " ".join(f"【{x}】" for x in t.labels),
+        iso(a.due_at),
+    )
+
+
+def centre_row(p: Policy, t: Ticket, unit_names: str, due: datetime | None) -> TicketRow:
+    """A row as the centre sees it: the ticket's status, the units shown, the nearest running deadline."""
+    return TicketRow(
+        t.no,
+        TICKET_STATUSES.get(t.status, t.status),
+        p.type_label(t.type),
+        p.urgency_label(t.urgency),
+        local(t.created_at).strftime("%m-%d %H:%M"),
+        _summary(t.text),
+        unit_names,
+        local(due).strftime("%m-%d %H:%M") if due else None,
+        " ".join(f"【{x}】" for x in t.labels),
+        iso(due),
+    )
 
 
 def _summary(text: str, width: int = 80) -> str:

@@ -258,7 +258,9 @@ def _counterparts(tree: _Tree, home: Unit, scores: _Scores) -> None:
         if twin is None or twin.id is None or twin.id in scores.score and scores.score[twin.id] >= score:
             continue
         why = "、".join(scores.reasons.get(uid, [])[:2])
-        scores.add(twin.id, score - scores.score.get(twin.id, 0.0), f"{home_label}的对口单位（{name}：{why}）")
+        scores.add(
+            twin.id, score - scores.score.get(twin.id, 0.0), f"{home_label}的对口单位（{name}：{why}）"
+        )
 
 
 def _kb_owners(ctx: Ctx, s: Session, tree: _Tree, text: str, scores: _Scores) -> None:
