@@ -25,6 +25,7 @@ from hotline_tui.models import Assignment, Draft, Event, Ticket, Unit
 from hotline_tui.screens.admin import ConfirmScreen
 from hotline_tui.screens.home import HelpScreen, HomeScreen, TicketDetailScreen
 from hotline_tui.screens.intake import IntakeScreen, UnitPickerScreen
+from hotline_tui.screens.labels import event_note
 from hotline_tui.screens.lookup import LookupScreen
 from hotline_tui.services.admin import add_user
 from hotline_tui.services.core import SYSTEM, Ctx
@@ -186,6 +187,8 @@ async def test_whole_call_by_keyboard_dispatches_with_the_deadline_shown(
         # the suggestion names the unit whose keywords the text holds, with the reason
         assert screen.suggestions and screen.suggestions[0].code in ("HX-CG", "HX-CG-ZM")
         await choose(pilot, "alt+t", "3")  # 3 投诉
+        await pilot.press("alt+f")
+        app.screen.query_one("#f-attach", Input).insert_text_at_cursor("微信照片3张；现场录音1段")
         await pilot.press("alt+g", "1")
         await settle(app, pilot)
         first = screen.suggestions[0]
@@ -211,6 +214,9 @@ async def test_whole_call_by_keyboard_dispatches_with_the_deadline_shown(
             "created",
             "dispatched",
         ]
+        created = events_of(w, "created")[0].payload
+        assert created["attachments"] == ["微信照片3张", "现场录音1段"]  # noted by reference (T24 14)
+        assert event_note("created", created) == "附件：微信照片3张；现场录音1段"  # as the timeline shows it
         # the form is empty for the next call, and the draft is gone
         assert screen.query_one("#f-text", TextArea).text == ""
         assert screen.query_one("#f-phone", Input).value == "" and app.focused is screen.query_one("#f-phone")

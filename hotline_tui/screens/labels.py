@@ -30,6 +30,11 @@ def event_note(kind: str, payload: dict[str, Any]) -> str:
             if isinstance(u, dict)
         ]
         return "、".join(parts)
+    if kind == "created" and payload.get("attachments"):
+        listed = [str(x) for x in payload["attachments"] if str(x).strip()]
+        return "附件：" + "；".join(listed) if listed else ""
+    if kind == "repeat_call":
+        return "重复来电，已告知办理进度（未重复立单）"
     for key in ("text", "reason", "note", "title", "closed"):
         value = payload.get(key)
         if isinstance(value, str) and value.strip():
