@@ -40,6 +40,7 @@ from textual.worker import Worker, WorkerState
 from hotline_tui.errors import HotlineError, InvalidInput
 from hotline_tui.models import ROLE_LABELS, ROLES
 from hotline_tui.screens.home import Col, failure_text, fit, identity, notify_failure, short_time
+from hotline_tui.widgets.footer import StableFooter
 
 if TYPE_CHECKING:
     from hotline_tui.services.core import Ctx
@@ -337,7 +338,7 @@ class AdminScreen(Screen[None]):
                 with Horizontal(classes="admin-split"):
                     yield self.policies
                     yield self.policy_box
-        yield Footer()
+        yield StableFooter()
 
     def on_mount(self) -> None:
         self.unit_tree.show_root = True

@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from hotline_tui.errors import PermissionDenied
 from hotline_tui.screens.home import failure_text, fit, identity, notify_failure, short_time
+from hotline_tui.widgets.footer import StableFooter
 
 if TYPE_CHECKING:
     from hotline_tui.services.audit import ChainReport
@@ -324,7 +325,7 @@ class AuditScreen(Screen[None]):
         yield self.banner
         yield self.table
         yield self.refused
-        yield Footer()
+        yield StableFooter()
 
     def on_mount(self) -> None:
         self.apply_width()

@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState
 from hotline_tui.models import ASSIGNMENT_STATUSES
 from hotline_tui.screens.feedback import failure_text, notify_failure
 from hotline_tui.screens.labels import ASSIGNMENT_ROLE_LABELS, COMING_SCREENS, event_label, event_note
+from hotline_tui.widgets.footer import StableFooter
 
 if TYPE_CHECKING:
     from hotline_tui.services.core import Ctx
@@ -233,7 +234,7 @@ class HomeScreen(Screen[None]):
             yield self.table
         else:
             yield self.empty
-        yield Footer()
+        yield StableFooter()
 
     def on_mount(self) -> None:
         now = self.ctx.now()

@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from hotline_tui.errors import HotlineError, InvalidInput
 from hotline_tui.screens.home import failure_text, fit, identity, notify_failure, short_time
+from hotline_tui.widgets.footer import StableFooter
 
 if TYPE_CHECKING:
     from hotline_tui.services.core import Ctx
@@ -349,7 +350,7 @@ class KBScreen(Screen[None]):
             with Horizontal(id="kb-split"):
                 yield self.results
                 yield self.preview
-        yield Footer()
+        yield StableFooter()
 
     def on_mount(self) -> None:
         self.catalogue.show_root = True

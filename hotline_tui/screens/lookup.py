@@ -13,10 +13,11 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
 from hotline_tui.screens.home import TicketDetailScreen, TicketTable, fit, notify_failure, plan_columns
+from hotline_tui.widgets.footer import StableFooter
 
 if TYPE_CHECKING:
     from hotline_tui.services.core import Ctx
@@ -60,7 +61,7 @@ class LookupScreen(Screen[None]):
         yield self.box
         yield self.count
         yield self.table
-        yield Footer()
+        yield StableFooter()
 
     @on(Input.Changed, "#lookup-query")
     def typed(self) -> None:
