@@ -74,14 +74,14 @@ def record_call(
         else:
             nos = (ticket.no,)
             message = f"已受理：{ticket.no}（待派单）"
-        due = _dues(s, nos, now)
+        due = _dues(s, nos)
         status = ticket.status
     if due:
         message += "；" + "；".join(f"{name} 办理时限至 {describe_time(at, now)}" for name, at in due)
     return CallOutcome(nos, status, message, due)
 
 
-def _dues(s: Session, nos: tuple[str, ...], now: datetime) -> tuple[tuple[str, datetime], ...]:
+def _dues(s: Session, nos: tuple[str, ...]) -> tuple[tuple[str, datetime], ...]:
     rows = s.exec(
         select(Unit.name, Assignment.due_at)
         .join(Assignment, col(Assignment.unit_id) == Unit.id)
