@@ -7,10 +7,12 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from hotline_tui.errors import HotlineError
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from hotline_tui.services.core import Actor, Ctx
+    from hotline_tui.services.inbox import Pulse
 
 TITLE = "12345 政务服务便民热线"
 CALL_ROLES = ("agent", "trainee")  # whose home opens on the call screen
@@ -29,7 +32,26 @@ INTAKE_SCREEN_ROLES = (
     "trainee",
     "trainer",
 )  # services.intake.INTAKE_ROLES
+PULSE_SECONDS = 20.0  # how often a unit's session looks for new orders and deadlines running out
 LOOKUP_ROLES = ("agent", "dispatcher", "callback", "supervisor", "liaison", "trainee", "trainer")
+
+
+@dataclass
+class Pulsed(Message, bubble=False):
+    """The polling worker's reading; a newer one replaces one not yet handled (coalesced)."""
+
+    pulse: Pulse
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, Pulsed)
+
+
+@dataclass
+class PulseFailed(Message, bubble=False):
+    text: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, PulseFailed)
 
 
 class HotlineApp(App[int]):
@@ -116,6 +138,12 @@ class HotlineApp(App[int]):
         self._ctx = ctx
         self.store = store
         self.login = login
+        self.pulse_text = ""
+        self.pulse_seconds = PULSE_SECONDS
+        self._pulse_timer: Timer | None = None
+        self._pulse_last: int | None = None
+        self._pulse_warned: frozenset[int] = frozenset()
+        self._pulse_failing = False
         if login is None:
             self.set_identity()
 
@@ -185,9 +213,71 @@ class HotlineApp(App[int]):
 
             self.push_screen(IntakeScreen(self.ctx))  # the ticket list is built when asked for (esc)
             return
+        if self.ctx.actor.role == "liaison":
+            from hotline_tui.screens.inbox import UnitInboxScreen
+
+            self.push_screen(UnitInboxScreen(self.ctx))
+            self.start_pulse()
+            return
         from hotline_tui.screens.home import HomeScreen
 
         self.push_screen(HomeScreen(self.ctx))
+
+    # ------------------------------------------------------------ the unit's pulse (notifications)
+
+    def start_pulse(self) -> None:
+        """Poll the unit's orders: new ones and ones about to run out become a toast and a header count."""
+        if self._pulse_timer is None:
+            self._pulse_timer = self.set_interval(self.pulse_seconds, self.poll_pulse)
+            self.poll_pulse()
+
+    @work(thread=True, exclusive=True, group="pulse", exit_on_error=False, description="检查新工单")
+    def poll_pulse(self) -> None:
+        from hotline_tui.services.inbox import inbox_pulse
+
+        try:
+            pulse = inbox_pulse(self.ctx, self._pulse_last, self._pulse_warned)
+        except HotlineError as exc:
+            self.post_message(PulseFailed(exc.message))
+            return
+        self.post_message(Pulsed(pulse))
+
+    @on(Pulsed)
+    def show_pulse(self, message: Pulsed) -> None:
+        p = message.pulse
+        first = self._pulse_last is None
+        self._pulse_last = p.last_assignment_id
+        self._pulse_warned = p.warned
+        self._pulse_failing = False
+        parts = [f"待接单{p.pending}"]
+        if p.due_soon:
+            parts.append(f"将超时{p.due_soon}")
+        if p.overdue:
+            parts.append(f"超时{p.overdue}")
+        text = " ".join(parts)
+        changed = text != self.pulse_text
+        self.pulse_text = text
+        if p.new_orders:
+            lines = "\n".join(f"{a.no} {a.text}" for a in p.new_orders[:5])
+            more = f"\n……共 {len(p.new_orders)} 件" if len(p.new_orders) > 5 else ""
+            self.notify(lines + more, title=f"新工单 {len(p.new_orders)} 件", timeout=10, markup=False)
+        if p.running_out and not first:
+            lines = "\n".join(f"{a.no} {a.text}" for a in p.running_out[:5])
+            more = f"\n……共 {len(p.running_out)} 件" if len(p.running_out) > 5 else ""
+            self.notify(lines + more, title="时限提醒", severity="warning", timeout=10, markup=False)
+        from hotline_tui.screens.inbox import UnitInboxScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, UnitInboxScreen):
+                screen.show_identity()
+                if p.new_orders or (changed and not first):
+                    screen.load()
+
+    @on(PulseFailed)
+    def pulse_failed(self, message: PulseFailed) -> None:
+        if not self._pulse_failing:  # said once, not every poll
+            self._pulse_failing = True
+            self.notify(f"新工单检查失败：{message.text}", severity="warning", timeout=6, markup=False)
 
     def action_ticket_list(self) -> None:
         from hotline_tui.screens.home import HomeScreen

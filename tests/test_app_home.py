@@ -19,7 +19,9 @@ from textual.widgets import Static
 
 from hotline_tui.app import HotlineApp, run_app
 from hotline_tui.screens.home import HelpScreen, HomeScreen, RevealScreen, TicketDetailScreen
+from hotline_tui.screens.inbox import UnitInboxScreen
 from hotline_tui.screens.intake import IntakeScreen
+from hotline_tui.screens.order import OrderScreen
 from hotline_tui.services.dispatch import dispatch
 from hotline_tui.services.intake import IntakeForm, create_ticket
 from hotline_tui.services.queries import ticket_detail
@@ -113,23 +115,27 @@ async def test_agent_sees_all_tickets_and_counts(sqlite_world: World, tickets: d
         assert len(row_keys(screen)) == 4
 
 
-async def test_liaison_sees_only_their_unit_with_masked_caller(
+async def test_liaison_lands_on_the_unit_inbox_with_masked_caller(
     sqlite_world: World, tickets: dict[str, str]
 ) -> None:
     app = HotlineApp(sqlite_world.as_("cg"))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        screen = home(app)
-        assert row_keys(screen) == [tickets["t1"]]
+        screen = app.screen
+        assert isinstance(screen, UnitInboxScreen)  # the unit's home is its inbox, not the centre's list
+        table = screen.tables["pending"]
+        assert [str(table.get_row(k)[1]) for k in table.rows] == [tickets["t1"]]  # only their unit's order
         summary = text_of(screen.summary)
-        assert "待接单 1" in summary and "即将超时 1" in summary and "已超时 0" in summary
-        assert "河西区城市管理委员会" in app.sub_title
+        assert (
+            "待接单 1" in summary and "已超时 1" in summary
+        )  # never accepted: the 3-hour limit is long past
+        assert "河西区城市管理委员会" in str(screen.sub_title)
 
         await pilot.press("enter")
         await settle(app, pilot)
-        detail = app.screen
-        assert isinstance(detail, TicketDetailScreen)
-        body = text_of(detail.body)
+        order = app.screen
+        assert isinstance(order, OrderScreen)
+        body = text_of(order.body)
         assert "138****5678" in body
         assert "13812345678" not in body
         assert "王*" in body and "已脱敏" in body

@@ -16,7 +16,7 @@ from textual.worker import WorkerFailed
 from hotline_tui.app import HotlineApp, LoginOptions
 from hotline_tui.db import read_session
 from hotline_tui.models import Event
-from hotline_tui.screens.home import HomeScreen
+from hotline_tui.screens.inbox import UnitInboxScreen
 from hotline_tui.screens.intake import IntakeScreen
 from hotline_tui.screens.login import LoginScreen, PasswordScreen
 from hotline_tui.services.accounts import LoginFailed, authenticate
@@ -150,7 +150,7 @@ async def test_lockout_is_shown_with_its_end(store: World) -> None:
         await type_in(pilot, PW)
         await pilot.press("enter")
         await settle(app, pilot)
-        assert isinstance(app.screen, HomeScreen)  # a liaison lands on the ticket list
+        assert isinstance(app.screen, UnitInboxScreen)  # a liaison lands on the unit's inbox
 
 
 async def test_keyring_remembers_and_logs_in_next_time(store: World, memory_keyring: MemoryKeyring) -> None:

@@ -45,6 +45,20 @@ def _appeal_block(ctx: Ctx, t: Ticket, a: Assignment) -> str | None:
     return None
 
 
+def appeal_block_for(ctx: Ctx, t: Ticket, a: Assignment) -> tuple[str | None, str | None]:
+    """(why an appeal is refused now or None, the last day to appeal) for the order screen."""
+    last = appeal_window(ctx, t)
+    block = _appeal_block(ctx, t, a)
+    if block is None:
+        with ctx.read() as s:
+            existing = s.exec(
+                select(UnitRequest.id).where(UnitRequest.assignment_id == a.id, UnitRequest.kind == "appeal")
+            ).first()
+        if existing is not None:
+            block = "该工单已提交过申诉，不能重复申诉"
+    return block, last
+
+
 def appeal(
     ctx: Ctx, assignment_id: int, explanation: str, evidence: str = "", declared: list[str] | None = None
 ) -> UnitRequest:

@@ -101,6 +101,7 @@ def ticket_detail(ctx: Ctx, no: str, *, audit: bool = True) -> dict[str, Any]:
                     "accept_due_at": iso(a.accept_due_at),
                     "accepted_at": iso(a.accepted_at),
                     "return_due_at": iso(a.return_due_at),
+                    "return_due_complex_at": iso(a.return_due_complex_at),
                     "due_at": iso(a.due_at),
                     "rule": a.period_rule,
                     "returns": sum(1 for r in requests if r.assignment_id == a.id and r.kind == "return"),
