@@ -17,6 +17,7 @@ from hotline_tui.clock import FixedClock, SystemClock, iso, parse_datetime
 from hotline_tui.errors import HotlineError, InvalidInput, NotFound, PermissionDenied
 
 Handler = Callable[[argparse.Namespace], int]
+DEFAULT_HOTLINE_PATH = "/opt/hotline/bin/hotline"  # where deploy/install.sh puts it
 _GLOBALS = ("db", "policy", "now", "user", "json")
 
 
@@ -1231,6 +1232,42 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- SSH
+
+
+def cmd_ssh_setup(args: argparse.Namespace) -> int:
+    from hotline_tui.ssh import SessionSettings, render_config, setup_report, ssh_setup, write_snippet
+
+    settings = SessionSettings(
+        hotline=args.hotline,
+        db=args.db or os.environ.get("HOTLINE_DB", ""),
+        color_system=args.color_system,
+        escdelay_ms=args.escdelay,
+    )
+    mappings, settings = ssh_setup(
+        maps=args.map or (), from_store=args.from_store, prefix=args.prefix, auth=args.auth, settings=settings
+    )
+    text = render_config(mappings, settings)
+    if args.out:
+        write_snippet(Path(args.out), text)
+    if args.json:
+        _out(args, setup_report(mappings, settings, args.out))
+    elif args.out:
+        print(
+            f"已写入 {args.out}：{len(mappings)} 个 SSH 账户；请运行 sshd -t 检查后重新加载 sshd",
+            file=sys.stderr,
+        )
+    else:
+        print(text, end="")
+    return 0
+
+
+def cmd_ssh_session(args: argparse.Namespace) -> int:
+    from hotline_tui.ssh import ssh_session
+
+    return ssh_session(args.as_user, password=args.password, db=args.db)
+
+
 # ---------------------------------------------------------------- TUI
 
 
@@ -1544,6 +1581,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--words", help="诉求人意见")
     p.add_argument("--reason", help="不满意原因代码")
     p.add_argument("--rehandle", help="yes|no：首次不满意是否退回重办（默认是）")
+    p = add(sub, "ssh-setup", cmd_ssh_setup, "生成 sshd 配置片段：承办单位联络员通过 SSH 登录即进入热线终端")
+    p.add_argument("--map", action="append", metavar="系统账户=热线用户名[:key|password]", help="可重复")
+    p.add_argument(
+        "--from-store", action="store_true", help="为数据库中所有在用的联络员生成（账户名 = 前缀 + 用户名）"
+    )
+    p.add_argument("--prefix", default="hl_", help="--from-store 的系统账户名前缀（默认 hl_）")
+    p.add_argument(
+        "--auth",
+        default="key",
+        help="key：SSH 密钥即登录（默认）；password：密钥登录后仍须在登录界面输入热线密码（用户名已填好）",
+    )
+    p.add_argument(
+        "--hotline", default=DEFAULT_HOTLINE_PATH, help="部署的 hotline 程序（默认 /opt/hotline/bin/hotline）"
+    )
+    p.add_argument(
+        "--color-system", default="256", help="TEXTUAL_COLOR_SYSTEM：standard|256|truecolor（默认 256）"
+    )
+    p.add_argument("--escdelay", type=int, default=100, help="ESCDELAY 毫秒（默认 100，不小于 100）")
+    p.add_argument("--out", help="写入文件（如 /etc/ssh/sshd_config.d/hotline.conf；默认输出到标准输出）")
+    p = add(sub, "ssh-session", cmd_ssh_session, "SSH 强制命令入口（由 ssh-setup 生成的配置调用）")
+    p.add_argument("--as", dest="as_user", required=True, help="热线用户名")
+    p.add_argument("--password", action="store_true", help="仍显示登录界面，须输入热线密码")
     return parser
 
 

@@ -186,3 +186,50 @@ def _load_user(s: Session, name: str) -> User | None:
 
 def _event(ctx: Ctx, s: Session, kind: str, user: str, **details: Any) -> None:
     record_event(ctx, s, kind, payload={"user": user, **details})
+
+
+def trusted_login(engine_or_ctx: Engine | Ctx, name: str, *, method: str, source: str) -> Actor:
+    """Log ``name`` in on a credential checked elsewhere (the SSH key, for a ``ForceCommand`` that fixes
+    the user): no password, but an inactive or locked account is refused exactly as by ``authenticate``,
+    and the attempt writes one event, ``login_succeeded`` carrying ``method`` and ``source`` (the client
+    address). The password failure counter is left as it is: a key login says nothing about who typed
+    the wrong passwords.
+    """
+    ctx = _login_ctx(engine_or_ctx, None)
+    at = ctx.now()
+    name = _clean_name(name)
+    how = {"method": method[:32], "source": source[:64]}
+    refusal: HotlineError | None = None
+    actor: Actor | None = None
+    with ctx.write() as s:
+        user = _load_user(s, name) if name else None
+        if user is None:
+            _event(_as(ctx, None, name), s, "login_failed", name, reason="unknown_user", **how)
+            refusal = LoginFailed(f"热线用户不存在：{name}，请联系管理员")
+        else:
+            ev_ctx = _as(ctx, user, name)
+            if user.locked_until is not None and local(user.locked_until) <= at:
+                user.locked_until = None
+                user.failed_logins = 0
+            if user.locked_until is not None:
+                _event(
+                    ev_ctx,
+                    s,
+                    "login_failed",
+                    user.name,
+                    reason="locked",
+                    locked_until=user.locked_until,
+                    **how,
+                )
+                refusal = AccountLocked(local(user.locked_until))
+            elif not user.active:
+                _event(ev_ctx, s, "login_failed", user.name, reason="inactive", **how)
+                refusal = LoginFailed(INACTIVE)
+            else:
+                _event(ev_ctx, s, "login_succeeded", user.name, **how)
+                actor = actor_for(s, user.name)
+            s.add(user)
+    if refusal is not None:
+        raise refusal
+    assert actor is not None
+    return actor
