@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 OS_USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # hotline user names that may stand in sshd_config and a shell command line unquoted
 HOTLINE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
-# an executable path and a store URL: no white space, quotes, backslash, comment sign or control character
+# an executable path, and a store URL (shell-quoted, but sshd's own parser must see no quote, backslash,
+# comment sign, white space or control character in it)
 SAFE_PATH_RE = re.compile(r"/[A-Za-z0-9_./+-]*")
-UNSAFE_URL_CHARS = re.compile(r"[\s'\"\\#`$;&|<>()\x00-\x1f\x7f]")
+UNSAFE_URL_CHARS = re.compile(r"[\s'\"\\#\x00-\x1f\x7f]")
 AUTH_MODES = ("key", "password")
 COLOR_SYSTEMS = ("standard", "256", "truecolor")
 ESCDELAY_MIN_MS = 100  # shorter, and an arrow key's bytes split by the network read as esc + letters
