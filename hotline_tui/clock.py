@@ -73,5 +73,10 @@ def iso(dt: datetime | None) -> str | None:
     return local(dt).replace(microsecond=0).isoformat()
 
 
+def shown(dt: datetime | None) -> str:
+    """A time for messages people read: ``2025-01-24 16:15:00`` in local time (``iso`` is for data)."""
+    return "" if dt is None else local(dt).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def to_utc(dt: datetime) -> datetime:
     return local(dt).astimezone(UTC)

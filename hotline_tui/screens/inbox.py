@@ -49,7 +49,7 @@ def plan_columns(width: int, show_unit: bool) -> list[Col]:
     if wide:
         cols += [Col("type", "类型", 4), Col("state", "状态", 14)]
         if show_unit:
-            cols.append(Col("unit", "承办", 16))
+            cols.append(Col("unit", "承办", 20))
     used = sum(c.width for c in cols) + 2 * (len(cols) + 1) + 2
     cols.append(Col("summary", "诉求摘要", max(12, width - used)))
     return cols

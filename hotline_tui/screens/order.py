@@ -349,24 +349,26 @@ class OrderScreen(Screen[None]):
         parts += [title("办理记录"), timeline]
         return Group(*parts)
 
-    def render_actions(self, v: OrderView) -> Text:
-        """Every unit action with its key: allowed ones bold, refused ones dim with the reason."""
-        out = Text()
+    def render_actions(self, v: OrderView) -> Group:
+        """Every unit action with its key: allowed ones first, refused ones dim with the reason."""
+        head = Text()
         allowed = [a for a in UNIT_ACTIONS if v.actions.get(a) is None]
         refused = [a for a in UNIT_ACTIONS if v.actions.get(a) is not None]
-        out.append("可办理：", style="bold")
+        head.append("可办理：", style="bold")
         if allowed:
             for action in allowed:
                 key, label = UNIT_ACTIONS[action]
-                out.append(f" {key} ", style="reverse bold")
-                out.append(f" {label}  ")
+                head.append(f" {key} ", style="reverse bold")
+                head.append(f" {label}  ")
         else:
-            out.append(" 无（本单位在此工单上已没有待办事项）", style="dim")
+            head.append(" 无（本单位在此工单上已没有待办事项）", style="dim")
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(no_wrap=True, style="dim bold")
+        grid.add_column(ratio=1, overflow="fold", style="dim")
         for action in refused:
             key, label = UNIT_ACTIONS[action]
-            out.append(f"\n{key} {label}：", style="dim bold")
-            out.append(str(v.actions[action]), style="dim")
-        return out
+            grid.add_row(f"{key} {label}", str(v.actions[action]))
+        return Group(head, grid)
 
 
 def parse_when(text: str, now: datetime) -> datetime | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from hotline_tui.clock import iso, local
+from hotline_tui.clock import iso, local, shown
 from hotline_tui.errors import InvalidInput, RuleViolation
 from hotline_tui.models import Assignment, Ticket, UnitRequest
 from hotline_tui.services.core import (
@@ -41,7 +41,7 @@ def _appeal_block(ctx: Ctx, t: Ticket, a: Assignment) -> str | None:
     if t.rated_at is not None:
         last = appeal_deadline(p, ctx.calendar, t.rated_at)
         if last is not None and ctx.now() > last:
-            return f"已超过申诉期限（{iso(last)}）（{rules.cite_window}）"
+            return f"已超过申诉期限（{shown(last)}）（{rules.cite_window}）"
     return None
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from hotline_tui.clock import iso, local
+from hotline_tui.clock import local, shown
 from hotline_tui.errors import HotlineError, InvalidInput, RuleViolation
 from hotline_tui.models import Assignment, KBEntry, Ticket, Unit, UnitRequest
 from hotline_tui.policy import EXTENSION_FIELDS, RETURN_FIELDS
@@ -75,7 +75,7 @@ def _can_return(ctx: Ctx, s: Session, a: Assignment, t: Ticket, complex_case: bo
         extra = ""
         if not complex_case and a.return_due_complex_at and now <= local(a.return_due_complex_at):
             extra = "；疑难复杂事项可在延长的退单时限内申请（请勾选“疑难复杂”）"
-        raise RuleViolation(f"已超过退单时限（{iso(limit)}），应按规定期限办理{extra}（{cite}）")
+        raise RuleViolation(f"已超过退单时限（{shown(limit)}），应按规定期限办理{extra}（{cite}）")
 
 
 def _can_extend(ctx: Ctx, s: Session, a: Assignment, t: Ticket) -> None:
@@ -102,12 +102,12 @@ def _can_extend(ctx: Ctx, s: Session, a: Assignment, t: Ticket) -> None:
     now = ctx.now()
     due = local(a.due_at)
     if now >= due:
-        raise RuleViolation(f"办理期限已于 {iso(due)} 届满，延期须在期限届满前申请（{ext.cite}）")
+        raise RuleViolation(f"办理期限已于 {shown(due)} 届满，延期须在期限届满前申请（{ext.cite}）")
     if ext.lead is not None:
         latest = _minus(due, ext.lead.amount, ext.lead.unit)
         if now > latest:
             raise RuleViolation(
-                f"延期须在工单到期前至少{ext.lead.label()}提出，本单最晚 {iso(latest)} 申请（{ext.cite_lead}）"
+                f"延期须在工单到期前至少{ext.lead.label()}提出，本单最晚 {shown(latest)} 申请（{ext.cite_lead}）"
             )
 
 

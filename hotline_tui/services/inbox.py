@@ -199,7 +199,7 @@ def _row(
 
 
 def _tab_of(status: str, open_kinds: set[str]) -> str:
-    if status == "handling" and open_kinds & set(WAITING_KINDS):
+    if status in ("pending", "handling") and open_kinds & set(WAITING_KINDS):
         return "review"
     return STATUS_TAB.get(status, "done")
 
@@ -257,17 +257,18 @@ def load_inbox(ctx: Ctx, *, limit: int = 300) -> InboxData:
         done = fetch(("approved", "stopped"), col(Assignment.closed_at).desc())
         live_ids = [a.id for a, _ in pending + handling + replied if a.id is not None]
         opens = _open_requests(s, live_ids)
-        waiting_handling = int(
+        waiting = dict(
             s.exec(
-                select(func.count(func.distinct(UnitRequest.assignment_id)))
+                select(Assignment.status, func.count(func.distinct(UnitRequest.assignment_id)))
                 .join(Assignment, col(Assignment.id) == col(UnitRequest.assignment_id))
                 .where(
                     col(Assignment.unit_id).in_(scope),
-                    Assignment.status == "handling",
+                    col(Assignment.status).in_(("pending", "handling")),
                     UnitRequest.status == "pending",
                     col(UnitRequest.kind).in_(WAITING_KINDS),
                 )
-            ).one()
+                .group_by(Assignment.status)
+            ).all()
         )
         now = ctx.now()
 
@@ -290,10 +291,11 @@ def load_inbox(ctx: Ctx, *, limit: int = 300) -> InboxData:
             -(datetime.fromisoformat(r.ended_iso).timestamp() if r.ended_iso else 0.0),
         )
     )
+    wait_p, wait_h = int(waiting.get("pending", 0)), int(waiting.get("handling", 0))
     counts = {
-        "pending": int(by_status.get("pending", 0)),
-        "handling": int(by_status.get("handling", 0)) - waiting_handling,
-        "review": int(by_status.get("replied", 0)) + waiting_handling,
+        "pending": int(by_status.get("pending", 0)) - wait_p,
+        "handling": int(by_status.get("handling", 0)) - wait_h,
+        "review": int(by_status.get("replied", 0)) + wait_p + wait_h,
         "returned": int(by_status.get("returned", 0)) + int(by_status.get("cancelled", 0)),
         "done": int(by_status.get("approved", 0)) + int(by_status.get("stopped", 0)),
     }

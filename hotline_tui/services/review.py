@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from hotline_tui.clock import iso, local
+from hotline_tui.clock import iso, local, shown
 from hotline_tui.errors import InvalidInput, NotFound, RuleViolation
 from hotline_tui.models import ASSIGNMENT_STATUSES, Assignment, Ticket, UnitRequest
 from hotline_tui.policy import Period
@@ -31,7 +31,7 @@ def _load_request(s: Session, request_id: int, kind: str) -> tuple[UnitRequest, 
     if req is None or req.kind != kind:
         raise NotFound(f"申请不存在：{request_id}")
     if req.status != "pending":
-        raise RuleViolation(f"该申请已于 {iso(req.decided_at)} 审核（{req.status}），不能重复审核")
+        raise RuleViolation(f"该申请已于 {shown(req.decided_at)} 审核（{req.status}），不能重复审核")
     a = get_assignment(s, req.assignment_id, lock=True)
     t = s.get(Ticket, a.ticket_id)
     assert t is not None
