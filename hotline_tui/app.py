@@ -169,7 +169,8 @@ class HotlineApp(App[int]):
 
     def set_identity(self) -> None:
         actor = self.ctx.actor
-        self.sub_title = f"{actor.display_name or actor.name}（{actor.role_label}）· {self.ctx.policy.title}"
+        who = f"{actor.display_name or actor.name}（{actor.role_label}）· {self.ctx.policy.title}"
+        self.sub_title = f"{self.pulse_text} · {who}" if self.pulse_text else who
 
     @property
     def logged_in(self) -> bool:
@@ -257,6 +258,7 @@ class HotlineApp(App[int]):
         text = " ".join(parts)
         changed = text != self.pulse_text
         self.pulse_text = text
+        self.set_identity()  # every screen's header carries the count
         if p.new_orders:
             lines = "\n".join(f"{a.no} {a.text}" for a in p.new_orders[:5])
             more = f"\n……共 {len(p.new_orders)} 件" if len(p.new_orders) > 5 else ""

@@ -531,7 +531,7 @@ async def test_new_orders_toast_and_count_without_disturbing_typing(sqlite_world
         await settle(app, pilot)
         assert f"新工单 1 件 {no} 【急】路灯杆倾斜快倒了" in notes(app)
         screen = inbox(app)
-        assert "待接单2" in str(screen.sub_title)
+        assert "待接单2" in str(screen.sub_title) and "待接单2" in app.sub_title  # every screen's header
         assert screen.filter.value == "路灯" and app.focused is screen.filter  # typing was not disturbed
         assert len(tab_rows(app, "pending")) == 2
         await pilot.press(*"杆")
