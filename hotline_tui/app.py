@@ -92,6 +92,14 @@ class HotlineApp(App[int]):
             tooltip="按工单号、电话或内容查询工单进度",
         ),
         Binding(
+            "f10",
+            "open_queues",
+            "审核队列",
+            key_display="F10",
+            id="app.queues",
+            tooltip="待派单、退单、延期、终止、答复审核、指定承办、申诉（派单审核、督办管理）",
+        ),
+        Binding(
             "f6",
             "change_password",
             "修改密码",
@@ -214,6 +222,11 @@ class HotlineApp(App[int]):
 
             self.push_screen(IntakeScreen(self.ctx))  # the ticket list is built when asked for (esc)
             return
+        if self.ctx.actor.role == "dispatcher":
+            from hotline_tui.screens.queues import CentreQueueScreen
+
+            self.push_screen(CentreQueueScreen(self.ctx))
+            return
         if self.ctx.actor.role == "liaison":
             from hotline_tui.screens.inbox import UnitInboxScreen
 
@@ -287,7 +300,15 @@ class HotlineApp(App[int]):
         self.switch_to(HomeScreen)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("open_kb", "change_password", "open_audit", "open_admin", "new_call", "lookup"):
+        if action in (
+            "open_kb",
+            "change_password",
+            "open_audit",
+            "open_admin",
+            "new_call",
+            "lookup",
+            "open_queues",
+        ):
             if not self.logged_in:
                 return False
         role = self.ctx.actor.role if self._ctx is not None else ""
@@ -299,6 +320,8 @@ class HotlineApp(App[int]):
             return role in LOOKUP_ROLES
         if action == "open_audit":
             return role in ("supervisor", "admin")
+        if action == "open_queues":
+            return role in ("dispatcher", "supervisor")
         if action == "open_admin":
             return role == "admin"
         return True
@@ -321,6 +344,12 @@ class HotlineApp(App[int]):
                 self.action_lookup,
             ),
             ("open_kb", "知识库 · Knowledge base", "检索知识库（F3）", self.action_open_kb),
+            (
+                "open_queues",
+                "审核队列 · Centre queues (shdl)",
+                "待派单、退单、延期、终止、答复审核、指定承办、申诉（F10）",
+                self.action_open_queues,
+            ),
             ("open_audit", "审计日志 · Audit log", "操作与个人信息查看记录（F7）", self.action_open_audit),
             ("open_admin", "系统管理 · Administration", "用户、单位与策略配置（F8）", self.action_open_admin),
             (
@@ -346,6 +375,11 @@ class HotlineApp(App[int]):
         from hotline_tui.screens.lookup import LookupScreen
 
         self.switch_to(LookupScreen)
+
+    def action_open_queues(self) -> None:
+        from hotline_tui.screens.queues import CentreQueueScreen
+
+        self.switch_to(CentreQueueScreen)
 
     def action_open_audit(self) -> None:
         from hotline_tui.screens.audit import AuditScreen
