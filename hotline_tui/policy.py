@@ -207,6 +207,12 @@ class CallbackRules:
     cite: str
     cite_rehandle: str
     cite_exempt: str
+    # Product values where no regulation sets a number (callback_queue.py): how much of a day's consults
+    # answered on the spot is sampled for a quality callback (TTR 17 "随机进行抽查回访"), and how long an
+    # unreached caller waits before the next attempt by default.
+    sample_percent: int = 10
+    retry_minutes: int = 30
+    cite_sample: str = "天津交通运输委规程第十七条"
 
 
 @dataclass(frozen=True)
@@ -567,6 +573,9 @@ def parse_policy(text: str, origin: str, path: Path | None = None) -> Policy:
         cite=cb.text("cite"),
         cite_rehandle=cb.text("cite_rehandle"),
         cite_exempt=cb.text("cite_exempt", cb.text("cite")),
+        sample_percent=cb.integer("sample_percent", 10),
+        retry_minutes=cb.integer("retry_minutes", 30, minimum=1),
+        cite_sample=cb.text("cite_sample", "天津交通运输委规程第十七条"),
     )
 
     ap = r.table("appeal")

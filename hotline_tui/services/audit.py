@@ -71,6 +71,8 @@ EVENT_LABELS = {
     "reply_approved": "答复审核通过",
     "reply_sent_back": "答复退回重办",
     "callback": "回访",
+    "quality_callback": "质量抽查回访",
+    "new_question": "回访新诉求",
     "appeal_requested": "申诉",
     "appeal_accepted": "申诉成立",
     "appeal_rejected": "申诉驳回",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from hotline_tui.clock import local
 from hotline_tui.errors import InvalidInput, RuleViolation
 from hotline_tui.models import SATISFACTION, Ticket
 from hotline_tui.policy import Period
@@ -41,9 +43,14 @@ def record_callback(
     reason: str = "",
     rehandle: bool | None = None,
     expected_version: int | None = None,
+    retry_at: datetime | None = None,
 ) -> Ticket:
     """Record one callback attempt. A first "dissatisfied" sends the order back for re-handling once,
-    with no extension (T24 18 第二款; GZ 20); a later one closes it (the unit may appeal)."""
+    with no extension (T24 18 第二款; GZ 20); a later one closes it (the unit may appeal).
+
+    An attempt that does not reach the caller is counted; the order waits until ``retry_at`` (by default
+    the profile's ``retry_minutes`` later) and closes unrated after ``max_attempts`` in one callback round
+    (the count starts again when a dissatisfied order comes back from re-handling)."""
     require_role(ctx, *CALLBACK_ROLES, what="记录回访")
     p = ctx.policy
     cb = p.callback
@@ -69,6 +76,11 @@ def record_callback(
                 t.status = "closed"
                 t.closed_at = now
                 payload["closed"] = f"{cb.max_attempts}次未联系上诉求人，按未回访办结"
+            else:
+                when = local(retry_at) if retry_at is not None else now + timedelta(minutes=cb.retry_minutes)
+                if when <= now:
+                    raise InvalidInput("再次拨打的时间应晚于现在")
+                payload["retry_at"] = when
             s.add(t)
             record_event(ctx, s, "callback", ticket=t, payload=payload)
             return t
@@ -106,6 +118,7 @@ def record_callback(
                 if sent == 0:
                     raise RuleViolation("没有可以重新办理的承办单位")
                 t.status = "rehandling"
+                t.callback_attempts = 0  # the next callback round counts its own attempts
                 payload["rehandle"] = True
                 payload["rule"] = cb.cite_rehandle
             else:
