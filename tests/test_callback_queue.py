@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from hotline_tui.clock import iso
 from hotline_tui.db import read_session, write_session
-from hotline_tui.errors import InvalidInput, PermissionDenied, RuleViolation
+from hotline_tui.errors import InvalidInput, PermissionDenied
 from hotline_tui.models import Event, KBEntry, Ticket
 from hotline_tui.services import callback_queue as cq
 from hotline_tui.services import handling as hd
