@@ -148,6 +148,8 @@ async def test_dispatch_with_the_suggested_unit_and_the_deadline_shown(sqlite_wo
     app = HotlineApp(w.at("2025-01-24T16:00:00").as_("disp1"))
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(app, pilot)
+        row = queues(app).tables["dispatch"].get_row_at(0)
+        assert "建议 河西区城市管理委员会（HX-CG）" in str(row[4])  # the call screen's suggestion, on the row
         form = await open_row(app, pilot, "dispatch", no)
         field = form.query_one("#decide-units", Input)
         assert field.value == "HX-CG"  # the unit the call screen would suggest (keyword 路灯)

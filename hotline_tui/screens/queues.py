@@ -43,6 +43,7 @@ DECISIONS = {
     "replies": ("答复通过", "退回补充（时限不重新计算）"),
     "appeals": ("申诉成立（不扣分）", "驳回申诉"),
 }
+SUGGEST_ROWS = 60  # the unit suggestion is computed for the first rows of 待派单 (about 12 ms each)
 SINCE_LABEL = {
     "dispatch": "受理",
     "designation": "受理",
@@ -67,7 +68,7 @@ def plan_columns(queue: str, width: int) -> list[Col]:
     if queue not in ("dispatch", "designation"):
         cols.append(Col("unit", "承办单位", 20 if wide else 12))
     if wide:
-        cols.append(Col("what", "事由", 30))
+        cols.append(Col("what", "事由", 36))
     used = sum(c.width for c in cols) + 2 * (len(cols) + 1) + 2
     cols.append(Col("summary", "诉求摘要" if wide else "事由 · 诉求", max(12, width - used)))
     return cols
@@ -122,8 +123,8 @@ class CentreQueueScreen(Screen[None]):
             return isinstance(message, CentreQueueScreen.Loaded)
 
     @dataclass
-    class BulkDone(Message, bubble=False):
-        text: str
+    class Suggested(Message, bubble=False):
+        units: dict[str, str]
 
     def __init__(self, ctx: Ctx) -> None:
         super().__init__()
@@ -137,6 +138,7 @@ class CentreQueueScreen(Screen[None]):
         self.tables = {q: QueueTable(id=f"queue-{q}", cursor_type="row", zebra_stripes=True) for q in QUEUES}
         self._layout: dict[str, list[Col]] = {}
         self._announce = False
+        self.suggested: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Header(icon="#")
@@ -175,15 +177,32 @@ class CentreQueueScreen(Screen[None]):
         if self._announce:
             self._announce = False
             self.notify(f"已刷新：共 {sum(message.data.counts.values())} 件待办", timeout=2)
+        missing = [r.no for r in message.data.rows["dispatch"][:SUGGEST_ROWS] if r.no not in self.suggested]
+        if missing:
+            self.suggest(missing)
         if first and not message.data.counts["dispatch"]:
             busy = next((q for q in QUEUES if message.data.counts[q]), None)
             if busy:
                 self.action_tab(busy)
 
+    @work(thread=True, exclusive=True, group="queues-suggest", exit_on_error=False, description="派单建议")
+    def suggest(self, nos: list[str]) -> None:
+        from hotline_tui.services.queues import dispatch_suggestions
+
+        self.post_message(self.Suggested(dispatch_suggestions(self.ctx, nos)))
+
+    @on(Suggested)
+    def show_suggested(self, message: Suggested) -> None:
+        self.suggested.update(message.units)
+        if self.data is not None:
+            self.fill("dispatch")
+
     @on(Worker.StateChanged)
     def show_failure(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
             return
+        if event.worker.group == "queues-suggest":
+            return  # a suggestion is a help, not the work: the decision view computes it again
         notify_failure(self, event.worker.error)
         if self.data is None:
             self.summary.update("队列载入失败，按 r 重试")
@@ -238,12 +257,12 @@ class CentreQueueScreen(Screen[None]):
                 elif col.key == "unit":
                     cells.append(fit(row.unit, col.width))
                 elif col.key == "what":
-                    cells.append(
-                        Text(fit(row.what, col.width), style=f"bold {colours[row.flag]}" if row.flag else "")
-                    )
+                    style = f"bold {colours[row.flag]}" if row.flag else ""
+                    cells.append(Text(fit(self.what_of(row), col.width), style=style))
                 else:
                     labels = "".join(f"【{x}】" for x in row.labels)
-                    lead = labels + ("" if wide or not row.what else f"{row.what}｜")
+                    what = self.what_of(row)
+                    lead = labels + ("" if wide or not what else f"{what}｜")
                     cells.append(Text(fit(lead + row.summary, col.width)))
             table.add_row(*cells, key=row.key)
         if rows:
@@ -251,6 +270,13 @@ class CentreQueueScreen(Screen[None]):
             table.move_cursor(row=index if index is not None else min(table.cursor_row, len(rows) - 1))
         if queue == self.tabs.active:
             self.show_count(queue, len(rows))
+
+    def what_of(self, row: QueueRow) -> str:
+        if row.queue == "dispatch" and row.no in self.suggested:
+            return f"建议 {self.suggested[row.no]}" + (
+                f"；{row.what}" if row.what.startswith("已退回") else ""
+            )
+        return row.what
 
     def show_count(self, queue: str, shown: int) -> None:
         if self.data is None:

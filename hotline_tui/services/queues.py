@@ -176,6 +176,21 @@ def load_queues(ctx: Ctx, *, limit: int = 500) -> QueuesData:
     return QueuesData(out, {q: len(r) for q, r in rows.items()}, now)
 
 
+def dispatch_suggestions(ctx: Ctx, nos: list[str]) -> dict[str, str]:
+    """The unit the call screen would suggest for each order waiting for dispatch (best first only)."""
+    from hotline_tui.services.suggest import suggest_units
+
+    require_role(ctx, *QUEUE_ROLES, what="查看中心审核队列")
+    with ctx.read() as s:
+        tickets = list(s.exec(select(Ticket).where(col(Ticket.no).in_(nos), Ticket.status == "new")))
+    out: dict[str, str] = {}
+    for t in tickets:
+        found = suggest_units(ctx, t.text, address=t.caller_address, district=t.district, limit=1)
+        if found:
+            out[t.no] = f"{found[0].name}（{found[0].code}）"
+    return out
+
+
 # ---------------------------------------------------------------- one item, for the decision view
 
 
