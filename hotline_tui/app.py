@@ -222,6 +222,11 @@ class HotlineApp(App[int]):
 
             self.push_screen(IntakeScreen(self.ctx))  # the ticket list is built when asked for (esc)
             return
+        if self.ctx.actor.role == "callback":
+            from hotline_tui.screens.callback import CallbackQueueScreen
+
+            self.push_screen(CallbackQueueScreen(self.ctx))
+            return
         if self.ctx.actor.role == "dispatcher":
             from hotline_tui.screens.queues import CentreQueueScreen
 

@@ -36,9 +36,8 @@ async def settle(app: HotlineApp, pilot: Pilot[Any]) -> None:
 
 async def start(w: World, pilot: Pilot[Any], app: HotlineApp) -> CallbackQueueScreen:
     await settle(app, pilot)
-    screen = CallbackQueueScreen(app.ctx)
-    app.push_screen(screen)
-    await settle(app, pilot)
+    screen = app.screen
+    assert isinstance(screen, CallbackQueueScreen)  # the callback officer's home
     return screen
 
 
@@ -285,7 +284,10 @@ async def test_other_roles_are_refused(sqlite_world: World) -> None:
     for name in ("agent1", "cg"):
         app = HotlineApp(w.at("2025-01-24T16:00:00").as_(name))
         async with app.run_test(size=(120, 40)) as pilot:
-            screen = await start(w, pilot, app)
+            await settle(app, pilot)
+            screen = CallbackQueueScreen(app.ctx)  # pushed by hand: their home is another screen
+            app.push_screen(screen)
+            await settle(app, pilot)
             assert "无权查看回访队列" in notes(app)
             assert "载入失败" in text_of(screen.summary) and rows(screen, "due") == []
 
