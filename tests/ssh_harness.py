@@ -257,6 +257,17 @@ class Sshd:
             remove_user(officer.os_user)
 
 
+def tmux_start(session: str, command: str, size: tuple[int, int] = (100, 30)) -> None:
+    """A detached tmux session running ``command``. Retried: when the last session has just been killed
+    the tmux server is still exiting, and a new session started then fails ("server exited unexpectedly")."""
+    argv = ["tmux", "new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]), command]
+    for attempt in range(5):
+        if subprocess.run(argv, capture_output=True, check=False).returncode == 0:
+            return
+        time.sleep(0.1 * (attempt + 1))
+    subprocess.run(argv, check=True)
+
+
 def remove_user(name: str) -> None:
     subprocess.run(["userdel", "-r", "-f", name], capture_output=True, check=False, timeout=30)
 

@@ -420,7 +420,7 @@ def test_liaison_accepts_an_order_on_the_unit_inbox_through_ssh(ssh_env: Env) ->
     session = f"hotline-ssh-{uuid.uuid4().hex[:8]}"
     cmd = shlex.join(env.sshd.ssh(env.e2e, tty=True)) + "; sleep 30"
     started = time.monotonic()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True)
+    harness.tmux_start(session, cmd)
     t = Term(session)
     try:
         shown = t.wait_for(no, timeout=20)
@@ -454,7 +454,7 @@ def test_password_mode_asks_for_the_hotline_password(ssh_env: Env) -> None:
     env = ssh_env
     session = f"hotline-ssh-{uuid.uuid4().hex[:8]}"
     cmd = shlex.join(env.sshd.ssh(env.password, tty=True)) + "; sleep 30"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", cmd], check=True)
+    harness.tmux_start(session, cmd)
     t = Term(session)
     try:
         t.wait_for("没有可用的密钥环", timeout=20)  # the login screen, name prefilled, no keyring on the host
