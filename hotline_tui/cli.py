@@ -17,7 +17,6 @@ from hotline_tui.clock import FixedClock, SystemClock, iso, parse_datetime
 from hotline_tui.errors import HotlineError, InvalidInput, NotFound, PermissionDenied
 
 Handler = Callable[[argparse.Namespace], int]
-DEFAULT_HOTLINE_PATH = "/opt/hotline/bin/hotline"  # where deploy/install.sh puts it
 _GLOBALS = ("db", "policy", "now", "user", "json")
 
 
@@ -1236,10 +1235,17 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_ssh_setup(args: argparse.Namespace) -> int:
-    from hotline_tui.ssh import SessionSettings, render_config, setup_report, ssh_setup, write_snippet
+    from hotline_tui.ssh import (
+        DEFAULT_HOTLINE,
+        SessionSettings,
+        render_config,
+        setup_report,
+        ssh_setup,
+        write_snippet,
+    )
 
     settings = SessionSettings(
-        hotline=args.hotline,
+        hotline=args.hotline or DEFAULT_HOTLINE,
         db=args.db or os.environ.get("HOTLINE_DB", ""),
         color_system=args.color_system,
         escdelay_ms=args.escdelay,
@@ -1592,9 +1598,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="key",
         help="key：SSH 密钥即登录（默认）；password：密钥登录后仍须在登录界面输入热线密码（用户名已填好）",
     )
-    p.add_argument(
-        "--hotline", default=DEFAULT_HOTLINE_PATH, help="部署的 hotline 程序（默认 /opt/hotline/bin/hotline）"
-    )
+    p.add_argument("--hotline", help="部署的 hotline 程序（默认 /opt/hotline/bin/hotline）")
     p.add_argument(
         "--color-system", default="256", help="TEXTUAL_COLOR_SYSTEM：standard|256|truecolor（默认 256）"
     )

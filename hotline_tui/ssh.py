@@ -3,7 +3,7 @@ mapped hotline user.
 
 ``hotline ssh-setup`` writes the sshd ``Match User`` blocks (one per OS user) whose ``ForceCommand`` runs
 ``hotline ssh-session --as NAME``; that entry point logs the officer in (trusting the SSH key, or through
-the login screen), or runs one whitelisted scripted command given as ``ssh host 'ticket accept …'``.
+the login screen), or runs the whitelisted commands given as ``ssh host 'ticket accept …'``.
 
 Every value written into sshd's configuration is validated against a safe pattern first and quoted for
 the shell that runs the forced command: a name with a space, quote or newline is refused, never escaped.
