@@ -130,6 +130,7 @@ class Ticket(SQLModel, table=True):
 class Assignment(SQLModel, table=True):
     __table_args__ = (
         Index("ix_assignment_unit_status_due", "unit_id", "status", "due_at"),
+        Index("ix_assignment_unit_status_closed", "unit_id", "status", "closed_at"),
         Index("ix_assignment_status_due", "status", "due_at"),
     )
 

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from hotline_tui.clock import iso, local
@@ -46,6 +47,7 @@ STATUS_TAB = {
 WAITING_KINDS = ("return", "stop")
 REQUEST_MARKERS = {"return": "退单审核中", "stop": "终止办理审核中", "extension": "延期审核中"}
 MAX_REPLY = 5000  # handling.reply's limit
+FINISHED_ROWS = 100  # rows of 已退回 / 已办结 loaded (the newest); their counts stay exact
 ROLE_LABELS = {"single": "承办", "lead": "主办", "co": "协办"}
 
 # When a clock turns amber: the last quarter of its window, and never less than the last 30 minutes.
@@ -102,13 +104,17 @@ class Clock:
 
 def clock_of(a: Assignment, open_kinds: Iterable[str] = ()) -> Clock:
     """The accept limit while the order waits to be accepted, then the handling deadline until the reply."""
-    dispatched = local(a.dispatched_at)
-    if a.status == "pending":
-        if a.accept_due_at is not None:
-            return Clock("接单", local(a.accept_due_at), local(a.accept_due_at) - dispatched)
-        return Clock("办理", local(a.due_at), local(a.due_at) - dispatched)
-    if a.status == "handling":
-        return Clock("办理", local(a.due_at), local(a.due_at) - dispatched)
+    return _clock(a.status, a.dispatched_at, a.accept_due_at, a.due_at)
+
+
+def _clock(status: str, dispatched_at: datetime, accept_due_at: datetime | None, due_at: datetime) -> Clock:
+    dispatched = local(dispatched_at)
+    if status == "pending":
+        if accept_due_at is not None:
+            return Clock("接单", local(accept_due_at), local(accept_due_at) - dispatched)
+        return Clock("办理", local(due_at), local(due_at) - dispatched)
+    if status == "handling":
+        return Clock("办理", local(due_at), local(due_at) - dispatched)
     return Clock("", None, timedelta(0))
 
 
@@ -240,21 +246,34 @@ def load_inbox(ctx: Ctx, *, limit: int = 300) -> InboxData:
             ).all()
         )
 
-        def fetch(statuses: tuple[str, ...], order: Any) -> list[tuple[Assignment, Ticket]]:
-            stmt = (
-                select(Assignment, Ticket)
-                .join(Ticket, col(Ticket.id) == col(Assignment.ticket_id))
+        def fetch(
+            statuses: tuple[str, ...], order: Any, limit: int = limit
+        ) -> list[tuple[Assignment, Ticket]]:
+            # the ids first, from the (unit, status, time) index alone; then their rows. Joining first made
+            # SQLite read and sort every finished order of the unit (benchmarks/inbox_list.py)
+            picked = (
+                select(col(Assignment.id).label("aid"))
                 .where(col(Assignment.unit_id).in_(scope), col(Assignment.status).in_(statuses))
                 .order_by(order, col(Assignment.id))
                 .limit(limit)
+                .subquery()
+            )
+            stmt = (
+                select(Assignment, Ticket)
+                .join(picked, picked.c.aid == col(Assignment.id))
+                .join(Ticket, col(Ticket.id) == col(Assignment.ticket_id))
+                .order_by(order, col(Assignment.id))
             )
             return [(a, t) for a, t in s.exec(stmt)]
 
         pending = fetch(("pending",), col(Assignment.accept_due_at))
         handling = fetch(("handling",), col(Assignment.due_at))
         replied = fetch(("replied",), col(Assignment.replied_at).desc())
-        returned = fetch(("returned", "cancelled"), col(Assignment.closed_at).desc())
-        done = fetch(("approved", "stopped"), col(Assignment.closed_at).desc())
+        # finished orders are history: the latest ones are shown, the count says how many there are
+        returned = fetch(
+            ("returned", "cancelled"), col(Assignment.closed_at).desc(), min(limit, FINISHED_ROWS)
+        )
+        done = fetch(("approved", "stopped"), col(Assignment.closed_at).desc(), min(limit, FINISHED_ROWS))
         live_ids = [a.id for a, _ in pending + handling + replied if a.id is not None]
         opens = _open_requests(s, live_ids)
         waiting = dict(
@@ -333,38 +352,52 @@ def inbox_pulse(ctx: Ctx, after_assignment_id: int | None, warned: frozenset[int
     scope = list(ctx.actor.unit_ids)
     now = ctx.now()
     with ctx.read() as s:
+        # only the columns the clocks need: a unit of thousands of live orders is polled every 20 seconds
         live = list(
-            s.exec(
-                select(Assignment, Ticket.no, Ticket.urgency, Ticket.text)
-                .join(Ticket, col(Ticket.id) == col(Assignment.ticket_id))
-                .where(
-                    col(Assignment.unit_id).in_(scope), col(Assignment.status).in_(("pending", "handling"))
+            s.execute(
+                sa_select(
+                    col(Assignment.id), col(Assignment.status), col(Assignment.dispatched_at),
+                    col(Assignment.accept_due_at), col(Assignment.due_at), col(Assignment.ticket_id),
+                ).where(col(Assignment.unit_id).in_(scope), col(Assignment.status).in_(("pending", "handling")))
+            ).all()
+        )  # fmt: skip
+        last = max([after_assignment_id or 0, *(row[0] or 0 for row in live)])
+        wanted = [
+            row[5]
+            for row in live
+            if row[0] not in warned
+            or (after_assignment_id is not None and (row[0] or 0) > after_assignment_id)
+        ]
+        tickets: dict[int, tuple[str, str, str]] = {}
+        for chunk in range(0, len(wanted), 500):
+            for tid, no, urgency, text in s.exec(
+                select(Ticket.id, Ticket.no, Ticket.urgency, Ticket.text).where(
+                    col(Ticket.id).in_(wanted[chunk : chunk + 500])
                 )
-            )
-        )
-        newest = s.exec(select(func.max(Assignment.id)).where(col(Assignment.unit_id).in_(scope))).one()
-    last = int(newest or 0)
+            ):
+                tickets[tid or 0] = (no, urgency, text)
     new: list[Alert] = []
     out: list[Alert] = []
     amber_or_red: set[int] = set()
     due_soon = overdue = pending = 0
-    for a, no, urgency, text in live:
-        assert a.id is not None
-        if a.status == "pending":
+    for aid, status, dispatched_at, accept_due_at, due_at, tid in live:
+        assert aid is not None
+        if status == "pending":
             pending += 1
-        c = clock_of(a)
+        c = _clock(status, dispatched_at, accept_due_at, due_at)
         shown, tone = c.show(now)
         if tone == "error":
             overdue += 1
         elif tone == "warning":
             due_soon += 1
         if tone:
-            amber_or_red.add(a.id)
-        if after_assignment_id is not None and a.id > after_assignment_id and a.status == "pending":
+            amber_or_red.add(aid)
+        if after_assignment_id is not None and aid > after_assignment_id and status == "pending":
+            no, urgency, text = tickets[tid]
             flag = "" if urgency == "normal" else f"【{p.urgency_label(urgency)}】"
-            new.append(Alert(a.id, no, f"{flag}{_summary(text, 30)}（{c.kind}{shown}）"))
-        elif tone and a.id not in warned:
-            out.append(Alert(a.id, no, f"{c.kind}{shown}"))
+            new.append(Alert(aid, no, f"{flag}{_summary(text, 30)}（{c.kind}{shown}）"))
+        elif tone and aid not in warned:
+            out.append(Alert(aid, tickets[tid][0], f"{c.kind}{shown}"))
     new.sort(key=lambda x: x.assignment_id)
     out.sort(key=lambda x: x.no)
     return Pulse(last, pending, due_soon, overdue, tuple(new), tuple(out), frozenset(amber_or_red))
