@@ -313,6 +313,7 @@ class HotlineApp(App[int]):
             "new_call",
             "lookup",
             "open_queues",
+            "open_callbacks",
         ):
             if not self.logged_in:
                 return False
@@ -327,6 +328,8 @@ class HotlineApp(App[int]):
             return role in ("supervisor", "admin")
         if action == "open_queues":
             return role in ("dispatcher", "supervisor")
+        if action == "open_callbacks":
+            return role in ("callback", "supervisor")
         if action == "open_admin":
             return role == "admin"
         return True
@@ -349,6 +352,12 @@ class HotlineApp(App[int]):
                 self.action_lookup,
             ),
             ("open_kb", "知识库 · Knowledge base", "检索知识库（F3）", self.action_open_kb),
+            (
+                "open_callbacks",
+                "回访队列 · Callback queue (hfdl)",
+                "待回访、稍后再拨、质量抽查（回访员、督办管理）",
+                self.action_open_callbacks,
+            ),
             (
                 "open_queues",
                 "审核队列 · Centre queues (shdl)",
@@ -385,6 +394,11 @@ class HotlineApp(App[int]):
         from hotline_tui.screens.queues import CentreQueueScreen
 
         self.switch_to(CentreQueueScreen)
+
+    def action_open_callbacks(self) -> None:
+        from hotline_tui.screens.callback import CallbackQueueScreen
+
+        self.switch_to(CallbackQueueScreen)
 
     def action_open_audit(self) -> None:
         from hotline_tui.screens.audit import AuditScreen

@@ -413,3 +413,20 @@ def test_snapshot_return_decision(
     snap_compare: Callable[..., bool], centre_work: World, size: tuple[int, int]
 ) -> None:
     assert snap_compare(HotlineApp(centre_work.as_("disp1")), terminal_size=size, run_before=_decision_ready)
+
+
+async def test_a_supervisor_reaches_the_queues_and_the_callback_queue(sqlite_world: World) -> None:
+    from hotline_tui.screens.callback import CallbackQueueScreen
+
+    w = sqlite_world
+    ticket(w, "围堤道占道经营", at="2025-01-24T09:00:00")
+    app = HotlineApp(w.at("2025-01-24T10:00:00").as_("sup1"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f10")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CentreQueueScreen) and len(rows(app, "dispatch")) == 1
+        assert app.check_action("open_callbacks", ())
+        app.action_open_callbacks()
+        await settle(app, pilot)
+        assert isinstance(app.screen, CallbackQueueScreen)
