@@ -7,6 +7,7 @@ Needs root (useradd, a second sshd), /usr/sbin/sshd, tmux and a /usr/bin/python3
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -28,6 +29,7 @@ DEPLOY = ROOT / "deploy"
 SSHD = "/usr/sbin/sshd"
 SYSTEM_PYTHON = "/usr/bin/python3"
 GROUP = "hotline-test"
+LOCK = "/var/tmp/hotline-ssh-tests.lock"
 PW = "Hotline2025a"
 PASSWORD_USER = "jt"  # the officer in --auth password mode
 CHAIN = ("CC", "CC-1", "CC-2", "CC-3", "CC-4")  # each unit inside the one before
@@ -350,6 +352,16 @@ def seed_deployed_store(engine: Engine, sessions: int = SESSIONS) -> tuple[str, 
 @contextmanager
 def deployed_env(sessions: int = SESSIONS) -> Iterator[Env]:
     """install.sh, a seeded store, officers by add-officer.sh, sshd started; all removed afterwards."""
+    # One deployment at a time on this machine: two test runs would reinstall the same cached venv under
+    # each other, and one's teardown would delete the group the other's officers need.
+    with open(LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with _deployed_env(sessions) as env:
+            yield env
+
+
+@contextmanager
+def _deployed_env(sessions: int) -> Iterator[Env]:
     from hotline_tui.db import make_engine
 
     dep = deploy()

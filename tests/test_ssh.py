@@ -25,9 +25,10 @@ from sqlmodel import col, select
 
 from hotline_tui.cli import main
 from hotline_tui.clock import SystemClock
-from hotline_tui.db import read_session, write_session
+from hotline_tui.db import make_engine, read_session, write_session
 from hotline_tui.errors import InvalidInput
 from hotline_tui.models import Assignment, Event, Ticket, User
+from hotline_tui.policy import load_policy
 from hotline_tui.services.accounts import (
     INACTIVE,
     AccountLocked,
@@ -49,7 +50,7 @@ from hotline_tui.ssh import (
     split_commands,
 )
 from tests import ssh_harness as harness
-from tests.conftest import World
+from tests.conftest import World, seed
 from tests.test_e2e_tmux import Term
 
 PW = harness.PW
@@ -126,15 +127,27 @@ def test_trusted_login_refuses_locked_and_inactive_accounts_as_a_password_login_
 # ---------------------------------------------------------------- ssh-setup
 
 
-def setup_args(w: World, *more: str) -> list[str]:
-    return ["ssh-setup", "--db", str(w.engine.url), "--hotline", TRUE, *more]
+@pytest.fixture(scope="module")
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One seeded store for the ssh-setup tests (they only read it); sw is deactivated."""
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('ssh_setup') / 'store.db'}")
+    seed(engine)
+    deactivate_user(Ctx(engine, load_policy("tianjin"), SYSTEM, SystemClock()), "sw")
+    yield str(engine.url)
+    engine.dispose()
+
+
+def setup_args(url: str, *more: str) -> list[str]:
+    return ["ssh-setup", "--db", url, "--hotline", TRUE, *more]
 
 
 def test_setup_writes_one_match_block_per_account_with_everything_fixed(
-    sqlite_world: World, capsys: pytest.CaptureFixture[str]
+    store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    w = sqlite_world
-    assert main(setup_args(w, "--map", "hl_cg=cg", "--map", "hl_zm=zm:password", "--escdelay", "150")) == 0
+    assert (
+        main(setup_args(store_url, "--map", "hl_cg=cg", "--map", "hl_zm=zm:password", "--escdelay", "150"))
+        == 0
+    )
     out = capsys.readouterr().out
     blocks = out.split("Match User ")[1:]
     assert [b.split("\n", 1)[0] for b in blocks] == ["hl_cg", "hl_zm"]
@@ -147,7 +160,7 @@ def test_setup_writes_one_match_block_per_account_with_everything_fixed(
             "LC_ALL=C.UTF-8",
             "TEXTUAL_COLOR_SYSTEM=256",
             "ESCDELAY=150",
-            f"HOTLINE_DB={w.engine.url}",
+            f"HOTLINE_DB={store_url}",
         } <= set(argv)
         assert argv[argv.index(TRUE) :][:4] == [TRUE, "ssh-session", "--as", name]
         for directive in (
@@ -171,11 +184,9 @@ def test_force_command_quotes_the_store_url_for_the_shell() -> None:
 
 
 def test_setup_from_store_maps_every_active_liaison(
-    sqlite_world: World, capsys: pytest.CaptureFixture[str]
+    store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    w = sqlite_world
-    deactivate_user(Ctx(w.engine, w.policy, SYSTEM, w.clock), "sw")
-    assert main(setup_args(w, "--from-store", "--prefix", "hl_", "--json")) == 0
+    assert main(setup_args(store_url, "--from-store", "--prefix", "hl_", "--json")) == 0
     import json
 
     report = json.loads(capsys.readouterr().out)
@@ -203,12 +214,10 @@ def test_setup_from_store_maps_every_active_liaison(
     ],
 )
 def test_setup_refuses_and_writes_nothing(
-    sqlite_world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], more: list[str], expected: str
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], more: list[str], expected: str
 ) -> None:
-    w = sqlite_world
-    deactivate_user(Ctx(w.engine, w.policy, SYSTEM, w.clock), "sw")
     out = tmp_path / "hotline.conf"
-    assert main(setup_args(w, *more, "--out", str(out))) == 2
+    assert main(setup_args(store_url, *more, "--out", str(out))) == 2
     captured = capsys.readouterr()
     assert expected in captured.err and not captured.out
     assert not out.exists()
@@ -225,23 +234,22 @@ def test_setup_refuses_and_writes_nothing(
     ],
 )
 def test_setup_refuses_unsafe_store_urls_and_programs(
-    sqlite_world: World, capsys: pytest.CaptureFixture[str], db: str, hotline: str, expected: str
+    store_url: str, capsys: pytest.CaptureFixture[str], db: str, hotline: str, expected: str
 ) -> None:
-    url = db.format(db=sqlite_world.engine.url)
+    url = db.format(db=store_url)
     assert main(["ssh-setup", "--db", url, "--hotline", hotline, "--map", "hl_cg=cg"]) == 2
     assert expected in capsys.readouterr().err
 
 
 def test_setup_refuses_a_program_other_accounts_cannot_run(
-    sqlite_world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     private = tmp_path / "private"
     private.mkdir(mode=0o700)
     program = private / "hotline"
     program.write_text("#!/bin/sh\n")
     program.chmod(0o755)
-    w = sqlite_world
-    assert main(["ssh-setup", "--db", str(w.engine.url), "--hotline", str(program), "--map", "a=cg"]) == 2
+    assert main(["ssh-setup", "--db", store_url, "--hotline", str(program), "--map", "a=cg"]) == 2
     assert "其他系统账户无权执行" in capsys.readouterr().err
 
 
