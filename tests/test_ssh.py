@@ -388,6 +388,33 @@ def test_deployed_snippet_passes_sshd_check(ssh_env: Env) -> None:
         [harness.SSHD, "-t", "-f", str(env.sshd.config)], capture_output=True, text=True, check=False
     )
     assert check.returncode == 0, check.stderr
+
+    def effective(officer: harness.Officer) -> dict[str, str]:
+        """sshd's own reading of its configuration for this account (``sshd -T -C``)."""
+        out = subprocess.run(
+            [
+                harness.SSHD,
+                "-T",
+                "-f",
+                str(env.sshd.config),
+                "-C",
+                f"user={officer.os_user},host=x,addr=127.0.0.1",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+    key, password = effective(env.e2e), effective(env.password)
+    assert shlex.split(key["forcecommand"])[-4:] == [str(env.dep.hotline), "ssh-session", "--as", "zj"]
+    assert f"HOTLINE_DB={env.dep.url}" in shlex.split(key["forcecommand"])
+    assert "ESCDELAY=100" in key["forcecommand"] and "TEXTUAL_COLOR_SYSTEM=256" in key["forcecommand"]
+    assert key["authenticationmethods"] == "publickey" and password["authenticationmethods"] == "any"
+    assert password["forcecommand"].endswith(f"--as {harness.PASSWORD_USER} --password")
+    for conf in (key, password):
+        assert (conf["permittty"], conf["x11forwarding"], conf["allowagentforwarding"]) == ("yes", "no", "no")
+        assert (conf["allowtcpforwarding"], conf["permittunnel"], conf["permituserrc"]) == ("no", "no", "no")
     mode = env.dep.store.stat().st_mode
     assert mode & 0o2775 == 0o2775  # setgid, group-writable
     for name in ("hotline.db", "hotline.db-writers"):
