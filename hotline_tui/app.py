@@ -194,7 +194,11 @@ class HotlineApp(App[int]):
         opts = self.login
         self.push_screen(
             LoginScreen(
-                self.store_ctx, user=opts.user, store_url=opts.store_url, store_label=opts.store_label
+                self.store_ctx,
+                user=opts.user,
+                store_url=opts.store_url,
+                store_label=opts.store_label,
+                fixed_user=opts.fixed_user,
             ),
             self.after_login,
         )
@@ -464,6 +468,7 @@ class LoginOptions:
     user: str = ""  # prefilled user name (--user / HOTLINE_USER)
     store_url: str | None = None  # names the keyring entry
     store_label: str = ""  # shown on the login screen
+    fixed_user: bool = False  # the name cannot be changed (an SSH account logs in as its mapped user)
 
 
 class PendingStore:
@@ -505,7 +510,9 @@ class PendingStore:
         return self._ctx
 
 
-def run_app(db: str | None, user: str | None, policy: str | None, now: str | None) -> int:
+def run_app(
+    db: str | None, user: str | None, policy: str | None, now: str | None, *, fixed_user: bool = False
+) -> int:
     """Run the TUI, starting at the login screen (``user`` prefills the name); the store opens while
     the first frame draws.
 
@@ -533,7 +540,9 @@ def run_app(db: str | None, user: str | None, policy: str | None, now: str | Non
     store = PendingStore(opener)
     app = HotlineApp(
         None,
-        LoginOptions(user=(user or "").strip(), store_url=url, store_label=store_label(url)),
+        LoginOptions(
+            user=(user or "").strip(), store_url=url, store_label=store_label(url), fixed_user=fixed_user
+        ),
         store=store,
     )
     app.run()

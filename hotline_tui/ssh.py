@@ -439,7 +439,7 @@ def ssh_session(name: str, *, password: bool, db: str | None) -> int:
     if password:
         from hotline_tui.app import run_app
 
-        return run_app(db, user=name, policy=None, now=None)
+        return run_app(db, user=name, policy=None, now=None, fixed_user=True)
     return run_trusted(name, db, client_address(connection))
 
 

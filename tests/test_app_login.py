@@ -269,3 +269,25 @@ async def test_a_store_that_cannot_open_ends_the_program_with_its_reason(store: 
         await pilot.pause(0.5)
     assert app.return_code == 2
     assert isinstance(pending.error, HotlineError) and "hotline init" in pending.error.message
+
+
+async def test_a_fixed_name_cannot_be_changed(store: World, no_keyring: None) -> None:
+    """An SSH account in password mode logs in as the hotline user it is mapped to, and only as that one."""
+    set_password(Ctx(store.engine, store.policy, SYSTEM, store.clock), "zj", "Another2025b")
+    ctx = Ctx(store.engine, store.policy, SYSTEM, store.clock)
+    app = HotlineApp(ctx, LoginOptions(user="cg", store_url=URL, store_label="test.db", fixed_user=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        name = app.screen.query_one("#login-user", Input)
+        assert name.disabled and name.value == "cg"
+        name.value = "zj"  # even if the field were changed, the mapped name is the one used
+        await type_in(pilot, "Another2025b")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, LoginScreen) and "用户名或密码错误" in message(app)
+        assert name.disabled  # still fixed after a refusal
+        app.screen.query_one("#login-password", Input).value = ""
+        await type_in(pilot, PW)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, UnitInboxScreen) and app.ctx.actor.name == "cg"

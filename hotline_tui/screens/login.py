@@ -115,12 +115,15 @@ class LoginScreen(Screen["Actor"]):
         user: str = "",
         store_url: str | None = None,
         store_label: str = "",
+        fixed_user: bool = False,
     ) -> None:
         """``ctx``: the store's context, or a function that returns it once the store is open (called
-        only in worker threads: it may wait)."""
+        only in worker threads: it may wait). ``fixed_user``: the name cannot be changed (an SSH account
+        mapped to one hotline user logs in as that user only)."""
         super().__init__()
         self.ctx_source: Callable[[], Ctx] = ctx if callable(ctx) else (lambda: ctx)
         self.user_hint = user
+        self.fixed_user = fixed_user and bool(user)
         self.store_url = store_url
         self.store_label = store_label
         self.prep: LoginPrep | None = None
@@ -143,6 +146,8 @@ class LoginScreen(Screen["Actor"]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.fixed_user:
+            self.user.disabled = True
         (self.password if self.user_hint else self.user).focus()
         self.prepare()
         self.call_after_refresh(self.preload)
@@ -203,7 +208,7 @@ class LoginScreen(Screen["Actor"]):
     def submit(self) -> None:
         if self.busy:
             return
-        name = self.user.value.strip()
+        name = self.user_hint if self.fixed_user else self.user.value.strip()
         if not name:
             self.say("请输入用户名")
             self.user.focus()
@@ -247,7 +252,8 @@ class LoginScreen(Screen["Actor"]):
             )
             return
         self.busy = False
-        self.user.disabled = self.password.disabled = False
+        self.user.disabled = self.fixed_user
+        self.password.disabled = False
         text = failure_text(event.worker.error)
         if self.from_keyring:
             text = f"记住的密码已失效（{text}），请重新输入"
