@@ -220,8 +220,8 @@ class UnitInboxScreen(Screen[None]):
             out.append(f"  · 更新于 {self.data.now.strftime('%H:%M:%S')}", style="dim")
         self.summary.update(out)
         for tab, label in zip(TABS, TAB_LABELS, strict=True):
-            n = self.data.counts[tab]
-            self.tabs.get_tab(tab).label = f"{label} {n}" if n else label
+            n = self.count_text(tab)
+            self.tabs.get_tab(tab).label = f"{label} {n}" if self.data.counts[tab] else label
 
     def on_resize(self) -> None:
         self.show_identity()
@@ -292,10 +292,16 @@ class UnitInboxScreen(Screen[None]):
         elif shown != loaded:
             text = f"筛选 {shown}/{loaded} 件"
         elif loaded < total:
-            text = f"显示最近 {loaded}/{total} 件"
+            text = f"显示最近 {loaded}/{self.count_text(tab)} 件"
         else:
             text = f"共 {total} 件"
         self.count.update(text)
+
+    def count_text(self, tab: str) -> str:
+        """A tab's count: finished tabs are counted up to a cap (1000+)."""
+        assert self.data is not None
+        n = self.data.counts[tab]
+        return f"{n}+" if tab in self.data.capped else str(n)
 
     def cursor_key(self, tab: str) -> str | None:
         table = self.tables[tab]
