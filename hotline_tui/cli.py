@@ -575,6 +575,46 @@ def cmd_ticket_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_queue(args: argparse.Namespace) -> int:
+    """The centre's queues (dispatchers, supervisors) or a unit's inbox (liaison officers), as on screen."""
+    from dataclasses import asdict
+
+    ctx = _ctx(args)
+    if ctx.actor.role == "liaison":
+        from hotline_tui.services.inbox import TAB_LABELS, load_inbox
+
+        data = load_inbox(ctx, limit=args.limit)
+        out: dict[str, Any] = {
+            "counts": data.counts,
+            "capped": sorted(data.capped),
+            "tabs": {tab: [asdict(r) for r in rows] for tab, rows in data.rows.items()},
+        }
+        lines = []
+        for tab, rows in data.rows.items():
+            more = "+" if tab in data.capped else ""
+            lines.append(f"{TAB_LABELS[tab]} {data.counts[tab]}{more}")
+            for r in rows:
+                clock, _ = r.clock().show(data.now) if r.due_iso else ("", "")
+                lines.append(
+                    f"  {r.no}  {r.clock_kind}{clock:<12} {r.urgency_label} {r.unit_name}  {r.summary}"
+                )
+        _out(args, out, "\n".join(lines))
+        return 0
+    from hotline_tui.services.queues import QUEUE_LABELS, load_queues
+
+    qd = load_queues(ctx, limit=args.limit)
+    lines = []
+    for queue, items in qd.rows.items():
+        lines.append(f"{QUEUE_LABELS[queue]} {qd.counts[queue]}")
+        lines += [f"  {r.no}  {r.urgency_label} {r.unit}  {r.what}  {r.summary}" for r in items]
+    _out(
+        args,
+        {"counts": qd.counts, "queues": {q: [asdict(r) for r in rows] for q, rows in qd.rows.items()}},
+        "\n".join(lines),
+    )
+    return 0
+
+
 def _done(args: argparse.Namespace, ctx: Any, no: str, message: str) -> int:
     if getattr(args, "json", False):
         from hotline_tui.services.queries import ticket_detail
@@ -1393,6 +1433,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--force", action="store_true", help="替换非空数据库中的现有数据")
 
+    p = add(sub, "queue", cmd_queue, "中心审核队列（派单审核、督办管理）或本单位工单箱（承办单位联络员）")
+    p.add_argument("--limit", type=int, default=300)
     aud = group("audit", "审计")
     add(aud, "verify", cmd_audit_verify, "校验事件哈希链：发现被修改、删除或插入的记录（有问题时退出码1）")
     p = add(aud, "log", cmd_audit_log, "查看审计记录（督办管理、系统管理员）")

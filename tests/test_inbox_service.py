@@ -69,3 +69,29 @@ def test_pulse_counts_new_orders_once_and_warns_once(world: World) -> None:
     assert second.due_soon == 2 and [x.text for x in second.running_out] == ["接单剩30分"]
     third = inbox.inbox_pulse(w.as_("cg"), second.last_assignment_id, second.warned)
     assert third.new_orders == () and third.running_out == ()
+
+
+def test_queue_command_for_the_centre_and_for_a_unit(
+    sqlite_world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from hotline_tui.cli import main
+
+    w = sqlite_world
+    no, _ = order(w, "路灯不亮", "HX-CG", "2025-01-24T10:00:00")
+    waiting = create_ticket(
+        w.as_("agent1"), IntakeForm(type="consult", channel="phone", text="咨询公积金")
+    ).no
+    url = w.engine.url.render_as_string(hide_password=False)
+    at = ["--db", url, "--now", "2025-01-24T11:00:00"]
+    assert main([*at, "--user", "disp1", "--json", "queue"]) == 0
+    centre = json.loads(capsys.readouterr().out)
+    assert centre["counts"]["dispatch"] == 1 and centre["queues"]["dispatch"][0]["no"] == waiting
+    assert main([*at, "--user", "cg", "--json", "queue"]) == 0
+    unit = json.loads(capsys.readouterr().out)
+    assert unit["counts"]["pending"] == 1 and unit["tabs"]["pending"][0]["no"] == no
+    assert main([*at, "--user", "cg", "queue"]) == 0
+    assert f"待接单 1\n  {no}" in capsys.readouterr().out
+    assert main([*at, "--user", "agent1", "queue"]) == 2
+    assert "无权查看中心审核队列" in capsys.readouterr().err
