@@ -152,7 +152,7 @@ class HotlineApp(App[int]):
         self._pulse_last: int | None = None
         self._pulse_warned: frozenset[int] = frozenset()
         self._pulse_failing = False
-        if login is None:
+        if login is None and ctx is not None:
             self.set_identity()
 
     @property
@@ -185,6 +185,14 @@ class HotlineApp(App[int]):
         return self._ctx is not None and self._ctx.actor.id is not None
 
     def on_mount(self) -> None:
+        if self.login is None and self._ctx is None:
+            # already authenticated (an SSH key): the store opens, and the login is recorded, behind the
+            # first frame instead of before it
+            assert self.store is not None
+            self.sub_title = "正在打开……"
+            self.call_after_refresh(self.store.start, self.store_failed)
+            self.wait_for_store()
+            return
         if self.login is None:
             self.open_home()
             return
@@ -204,6 +212,17 @@ class HotlineApp(App[int]):
         )
         if self.store is not None:
             self.call_after_refresh(self.store.start, self.store_failed)
+
+    @work(thread=True, exclusive=True, group="open-store", exit_on_error=False, description="打开数据库")
+    def wait_for_store(self) -> None:
+        assert self.store is not None
+        self.store.get()  # a failure is reported by store_failed, which ends the app
+        self.call_from_thread(self.store_opened)
+
+    def store_opened(self) -> None:
+        self.set_identity()
+        self.refresh_bindings()
+        self.open_home()
 
     def after_login(self, actor: Actor | None) -> None:
         if actor is None:

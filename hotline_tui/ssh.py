@@ -26,6 +26,8 @@ from hotline_tui.errors import HotlineError, InvalidInput, NotFound
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from hotline_tui.services.core import Ctx
+
 # useradd's default NAME_REGEX (without the trailing $ of machine accounts), at most 32 characters
 OS_USER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 # hotline user names that may stand in sshd_config and a shell command line unquoted
@@ -461,13 +463,23 @@ def run_scripted(name: str, text: str, db: str | None) -> int:
 
 def run_trusted(name: str, db: str | None, source: str) -> int:
     """Key login: the SSH key was the credential; open the role's home already logged in."""
-    from hotline_tui.services.accounts import trusted_login
-    from hotline_tui.store import open_ctx
+    from hotline_tui.app import HotlineApp, PendingStore
 
-    ctx = open_ctx(db)
-    actor = trusted_login(ctx, name, method="ssh_key", source=source)
-    from hotline_tui.app import HotlineApp
+    def opener() -> Ctx:
+        # in a thread, while the first frame draws (DESIGN: start ≤ 1 s): loading the store takes ~0.3 s
+        from hotline_tui.services.accounts import trusted_login
+        from hotline_tui.store import open_ctx
 
-    app = HotlineApp(ctx.as_actor(actor))
+        ctx = open_ctx(db)
+        return ctx.as_actor(trusted_login(ctx, name, method="ssh_key", source=source))
+
+    store = PendingStore(opener)
+    app = HotlineApp(None, store=store)
     app.run()
+    if isinstance(store.error, HotlineError):
+        print(f"错误：{store.error.message}", file=sys.stderr)
+        return store.error.exit_code
+    if store.error is not None:
+        print(f"错误：数据库未能打开（{type(store.error).__name__}）", file=sys.stderr)
+        return 2
     return app.return_code or 0

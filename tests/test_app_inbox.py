@@ -628,3 +628,39 @@ def test_snapshot_order_view(
     snap_compare: Callable[..., bool], unit_orders: World, size: tuple[int, int]
 ) -> None:
     assert snap_compare(HotlineApp(unit_orders.as_("cg")), terminal_size=size, run_before=_order_ready)
+
+
+async def test_a_trusted_login_opens_the_store_behind_the_first_frame(sqlite_world: World) -> None:
+    """An SSH key login: the store opens and the login is recorded in a thread, then the inbox shows;
+    an account that may not log in ends the program with the reason (printed by ssh-session)."""
+    from hotline_tui.app import PendingStore
+    from hotline_tui.services.accounts import trusted_login
+    from hotline_tui.services.admin import deactivate_user
+    from hotline_tui.services.core import SYSTEM, Ctx
+
+    w = sqlite_world
+    order(w, "友谊路路灯不亮三晚", ["HX-CG"], at="2025-01-24T16:00:00")
+
+    def opener(name: str) -> Callable[[], Ctx]:
+        def run() -> Ctx:
+            ctx = Ctx(w.engine, w.policy, SYSTEM, w.clock)
+            return ctx.as_actor(trusted_login(ctx, name, method="ssh_key", source="127.0.0.1"))
+
+        return run
+
+    store = PendingStore(opener("cg"))
+    app = HotlineApp(None, store=store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, UnitInboxScreen) and app.ctx.actor.name == "cg"
+        assert len(tab_rows(app, "pending")) == 1
+    assert kinds(w)[-1] == "login_succeeded"
+
+    deactivate_user(Ctx(w.engine, w.policy, SYSTEM, w.clock), "zj")
+    store = PendingStore(opener("zj"))
+    app = HotlineApp(None, store=store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(20):  # the app ends itself: its workers are cancelled, nothing to wait for
+            await pilot.pause(0.05)
+    assert store.error is not None and "停用" in getattr(store.error, "message", "")
+    assert app.return_code == 2
