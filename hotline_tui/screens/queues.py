@@ -17,7 +17,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static, TabbedContent, TabPane
@@ -456,51 +456,56 @@ class DecisionScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         queue = self.row.queue
         label = QUEUE_LABELS[QUEUES.index(queue)]
-        with VerticalScroll(classes="unit-form decide-form") as box:
+        # the matter scrolls; the decision stays in view under it, at 80×24 too
+        with Vertical(classes="unit-form decide-form decide-split") as box:
             box.border_title = f"{label} · 工单 {self.row.no}"
             box.border_subtitle = "^S 提交 · esc 返回"
-            yield self.body
-            if queue in DECISIONS:
-                yes, no = DECISIONS[queue]
-                yield Horizontal(
-                    Label("决定", classes="form-label"),
-                    QuickSelect(
-                        [(f"1 {yes}", "yes"), (f"2 {no}", "no")], prompt="选择（数字键）", id="decide-choice"
-                    ),
-                    classes="form-row",
-                )
-                yield Horizontal(
-                    Label("意见", classes="form-label"),
-                    Input(placeholder="审核意见（不同意、退回时必填）", id="decide-note", compact=True),
-                    classes="form-row",
-                )
-            if queue in ("dispatch", "designation", "returns"):
-                hint = (
-                    "重新派往（可空：工单回到待派单）"
-                    if queue == "returns"
-                    else "承办单位编码，多个用逗号分隔，第一个为主办"
-                )
-                yield Horizontal(
-                    Label("承办单位", classes="form-label"),
-                    Input(placeholder=f"{hint}；^O 查找", id="decide-units", compact=True),
-                    classes="form-row decide-units",
-                )
-                yield self.preview
-            if queue in ("designation", "returns"):
-                yield Horizontal(
-                    Label("征求意见", classes="form-label"),
-                    Input(
-                        placeholder="指定前征求了哪个部门的意见（如 区委编办、司法局）",
-                        id="decide-consulted",
-                        compact=True,
-                    ),
-                    classes="form-row decide-consulted",
-                )
-            yield self.error
+            yield VerticalScroll(self.body, id="decide-scroll")
+            with Vertical(id="decide-fields"):
+                if queue in DECISIONS:
+                    yes, no = DECISIONS[queue]
+                    yield Horizontal(
+                        Label("决定", classes="form-label"),
+                        QuickSelect(
+                            [(f"1 {yes}", "yes"), (f"2 {no}", "no")],
+                            prompt="选择（数字键）",
+                            id="decide-choice",
+                        ),
+                        classes="form-row",
+                    )
+                    yield Horizontal(
+                        Label("意见", classes="form-label"),
+                        Input(placeholder="审核意见（不同意、退回时必填）", id="decide-note", compact=True),
+                        classes="form-row",
+                    )
+                if queue in ("dispatch", "designation", "returns"):
+                    hint = (
+                        "重新派往（可空：工单回到待派单）"
+                        if queue == "returns"
+                        else "承办单位编码，多个用逗号分隔，第一个为主办"
+                    )
+                    yield Horizontal(
+                        Label("承办单位", classes="form-label"),
+                        Input(placeholder=f"{hint}；^O 查找", id="decide-units", compact=True),
+                        classes="form-row decide-units",
+                    )
+                    yield self.preview
+                if queue in ("designation", "returns"):
+                    yield Horizontal(
+                        Label("征求意见", classes="form-label"),
+                        Input(
+                            placeholder="指定前征求了哪个部门的意见（如 区委编办、司法局）",
+                            id="decide-consulted",
+                            compact=True,
+                        ),
+                        classes="form-row decide-consulted",
+                    )
+                yield self.error
         yield StableFooter()
 
     def on_mount(self) -> None:
         self.error.display = False
+        self.preview.display = False
         self.load()
 
     @work(thread=True, exclusive=True, group="decide-load", exit_on_error=False, description="载入事项")
@@ -655,6 +660,7 @@ class DecisionScreen(ModalScreen[str | None]):
     def show_preview(self, message: Previewed) -> None:
         if message.units == ", ".join(self.units()):
             self.preview.update(message.text)
+            self.preview.display = bool(message.text)
 
     # ------------------------------------------------------------ deciding
 
