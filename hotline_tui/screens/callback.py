@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import DataTable, Header, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
 from textual.worker import Worker, WorkerState
@@ -32,6 +32,7 @@ from hotline_tui.errors import HotlineError, InvalidInput
 from hotline_tui.screens.feedback import failure_text, notify_failure
 from hotline_tui.screens.home import fit, identity, short_time
 from hotline_tui.screens.intake import QuickSelect, Tick
+from hotline_tui.screens.lists import TabbedListScreen
 from hotline_tui.widgets.footer import StableFooter
 
 if TYPE_CHECKING:
@@ -95,10 +96,11 @@ class QueueTable(DataTable[Text | str]):
     ]
 
 
-class CallbackQueueScreen(Screen[None]):
+class CallbackQueueScreen(TabbedListScreen):
     """待回访 / 稍后再拨 / 质量抽查."""
 
     BINDING_GROUP_TITLE = "回访队列"
+    TAB_IDS = TABS
     DEFAULT_CSS = """
     #cbq-summary { background: $boost; color: $foreground; padding: 0 1; height: auto; }
     #cbq-filter-bar { height: 1; }
@@ -147,7 +149,6 @@ class CallbackQueueScreen(Screen[None]):
             tab: QueueTable(id=f"cbq-{tab}", cursor_type="row", zebra_stripes=True) for tab in TABS
         }
         self._layout: dict[str, list[Col]] = {}
-        self._announce = False
         self.opening = False
 
     def compose(self) -> ComposeResult:
@@ -311,63 +312,10 @@ class CallbackQueueScreen(Screen[None]):
             text = f"共 {loaded} 件"
         self.count.update(text)
 
-    def cursor_key(self, tab: str) -> str | None:
-        table = self.tables[tab]
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # noqa: BLE001 - an emptied table has no cursor cell
-            return None
-        return key
-
     # ------------------------------------------------------------ actions
 
-    @property
-    def table(self) -> QueueTable:
-        return self.tables[self.tabs.active or "due"]
-
-    def action_tab(self, tab: str) -> None:
-        self.tabs.active = tab
-        self.tables[tab].focus()
-        if self.data is not None:
-            self.show_count(tab, self.tables[tab].row_count)
-
-    def action_next_tab(self, step: int) -> None:
-        index = TABS.index(self.tabs.active or "due")
-        self.action_tab(TABS[(index + step) % len(TABS)])
-
-    @on(TabbedContent.TabActivated)
-    def tab_shown(self, event: TabbedContent.TabActivated) -> None:
-        tab = event.pane.id or "due"
-        if self.data is not None:
-            self.show_count(tab, self.tables[tab].row_count)
-
-    def action_refresh(self) -> None:
-        self._announce = True
-        self.load()
-
-    def action_focus_filter(self) -> None:
-        self.filter.focus()
-
-    def action_back(self) -> None:
-        if self.filter.value:
-            self.filter.value = ""
-        self.table.focus()
-
-    def action_cursor(self, where: str) -> None:
-        table = self.table
-        if where == "down":
-            table.action_cursor_down()
-        elif where == "up":
-            table.action_cursor_up()
-        elif where == "top":
-            table.move_cursor(row=0)
-        else:
-            table.move_cursor(row=max(0, table.row_count - 1))
-
     def action_open_selected(self) -> None:
-        key = self.cursor_key(self.tabs.active or "due")
+        key = self.cursor_key(self.active_tab)
         if key:
             self.open(key)
 

@@ -17,12 +17,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from hotline_tui.screens.feedback import notify_failure
 from hotline_tui.screens.home import fit, identity
+from hotline_tui.screens.lists import TabbedListScreen
 from hotline_tui.widgets.footer import StableFooter
 
 if TYPE_CHECKING:
@@ -83,10 +83,11 @@ class InboxTable(DataTable[Text | str]):
     ]
 
 
-class UnitInboxScreen(Screen[None]):
+class UnitInboxScreen(TabbedListScreen):
     """The unit's orders: 待接单 / 办理中 / 待审核 / 已退回 / 已办结."""
 
     BINDING_GROUP_TITLE = "工单箱"
+    TAB_IDS = TABS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_order", "打开", id="inbox.open", tooltip="打开所选工单，办理、退单、延期、答复"),
         Binding("slash", "focus_filter", "筛选", key_display="/", id="inbox.filter", tooltip="按工单号、内容、标签筛选"),
@@ -124,7 +125,6 @@ class UnitInboxScreen(Screen[None]):
             tab: InboxTable(id=f"inbox-{tab}", cursor_type="row", zebra_stripes=True) for tab in TABS
         }
         self._layout: dict[str, list[Col]] = {}
-        self._announce = False
 
     def compose(self) -> ComposeResult:
         yield Header(icon="#")
@@ -303,63 +303,10 @@ class UnitInboxScreen(Screen[None]):
         n = self.data.counts[tab]
         return f"{n}+" if tab in self.data.capped else str(n)
 
-    def cursor_key(self, tab: str) -> str | None:
-        table = self.tables[tab]
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # noqa: BLE001 - an emptied table has no cursor cell
-            return None
-        return key
-
     # ------------------------------------------------------------ actions
 
-    @property
-    def table(self) -> InboxTable:
-        return self.tables[self.tabs.active or "pending"]
-
-    def action_tab(self, tab: str) -> None:
-        self.tabs.active = tab
-        self.tables[tab].focus()
-        if self.data is not None:
-            self.show_count(tab, self.tables[tab].row_count)
-
-    def action_next_tab(self, step: int) -> None:
-        index = TABS.index(self.tabs.active or "pending")
-        self.action_tab(TABS[(index + step) % len(TABS)])
-
-    @on(TabbedContent.TabActivated)
-    def tab_shown(self, event: TabbedContent.TabActivated) -> None:
-        tab = event.pane.id or "pending"
-        if self.data is not None:
-            self.show_count(tab, self.tables[tab].row_count)
-
-    def action_refresh(self) -> None:
-        self._announce = True
-        self.load()
-
-    def action_focus_filter(self) -> None:
-        self.filter.focus()
-
-    def action_back(self) -> None:
-        if self.filter.value:
-            self.filter.value = ""
-        self.table.focus()
-
-    def action_cursor(self, where: str) -> None:
-        table = self.table
-        if where == "down":
-            table.action_cursor_down()
-        elif where == "up":
-            table.action_cursor_up()
-        elif where == "top":
-            table.move_cursor(row=0)
-        else:
-            table.move_cursor(row=max(0, table.row_count - 1))
-
     def action_open_order(self) -> None:
-        key = self.cursor_key(self.tabs.active or "pending")
+        key = self.cursor_key(self.active_tab)
         if key:
             self.open_order(int(key))
 

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, Header, Input, Label, Select, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -27,6 +27,7 @@ from hotline_tui.errors import HotlineError, InvalidInput
 from hotline_tui.screens.feedback import failure_text, notify_failure
 from hotline_tui.screens.home import fit, identity, short_time
 from hotline_tui.screens.intake import QuickSelect
+from hotline_tui.screens.lists import TabbedListScreen
 from hotline_tui.widgets.footer import StableFooter
 
 if TYPE_CHECKING:
@@ -93,10 +94,11 @@ class QueueTable(DataTable[Text | str]):
     ]
 
 
-class CentreQueueScreen(Screen[None]):
+class CentreQueueScreen(TabbedListScreen):
     """Dispatch, returns, extensions, stop-handling, replies, designation and appeals, one tab each."""
 
     BINDING_GROUP_TITLE = "中心审核队列"
+    TAB_IDS = QUEUES
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open_item", "审核", id="queues.open", tooltip="打开所选事项并作出决定"),
         Binding("space", "toggle_row", "选择", id="queues.select", tooltip="选中或取消选中当前行（批量办理）"),
@@ -137,7 +139,6 @@ class CentreQueueScreen(Screen[None]):
         self.tabs = TabbedContent(id="queues-tabs")
         self.tables = {q: QueueTable(id=f"queue-{q}", cursor_type="row", zebra_stripes=True) for q in QUEUES}
         self._layout: dict[str, list[Col]] = {}
-        self._announce = False
         self.suggested: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
@@ -293,18 +294,9 @@ class CentreQueueScreen(Screen[None]):
             text = f"共 {total} 件"
         self.count.update(text)
 
-    def cursor_key(self, queue: str) -> str | None:
-        table = self.tables[queue]
-        if table.row_count == 0:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # noqa: BLE001 - an emptied table has no cursor cell
-            return None
-
     @property
     def queue(self) -> str:
-        return self.tabs.active or "dispatch"
+        return self.active_tab
 
     def row_of(self, queue: str, key: str) -> QueueRow | None:
         if self.data is None:
@@ -312,24 +304,6 @@ class CentreQueueScreen(Screen[None]):
         return next((r for r in self.data.rows[queue] if r.key == key), None)
 
     # ------------------------------------------------------------ actions
-
-    def action_tab(self, queue: str) -> None:
-        self.tabs.active = queue
-        self.tables[queue].focus()
-        if self.data is not None:
-            self.show_count(queue, self.tables[queue].row_count)
-
-    @on(TabbedContent.TabActivated)
-    def tab_shown(self, event: TabbedContent.TabActivated) -> None:
-        if self.data is not None and event.pane.id:
-            self.show_count(event.pane.id, self.tables[event.pane.id].row_count)
-
-    def action_refresh(self) -> None:
-        self._announce = True
-        self.load()
-
-    def action_focus_filter(self) -> None:
-        self.filter.focus()
 
     def action_back(self) -> None:
         if self.filter.value:
@@ -340,17 +314,6 @@ class CentreQueueScreen(Screen[None]):
                 self.fill(q)
             self.show_summary()
         self.tables[self.queue].focus()
-
-    def action_cursor(self, where: str) -> None:
-        table = self.tables[self.queue]
-        if where == "down":
-            table.action_cursor_down()
-        elif where == "up":
-            table.action_cursor_up()
-        elif where == "top":
-            table.move_cursor(row=0)
-        else:
-            table.move_cursor(row=max(0, table.row_count - 1))
 
     def action_toggle_row(self) -> None:
         queue = self.queue
