@@ -17,15 +17,16 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Static, TextArea
+from textual.widgets import Select, Static, TextArea
 from textual.worker import Worker, WorkerState
 
-from hotline_tui.errors import HotlineError, InvalidInput
+from hotline_tui.errors import InvalidInput
 from hotline_tui.screens.feedback import failure_text
+from hotline_tui.screens.forms import DraftForm
 from hotline_tui.screens.home import short_time
 from hotline_tui.screens.intake import QuickSelect, Tick
 from hotline_tui.widgets.footer import StableFooter
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
     from hotline_tui.services.core import Ctx
     from hotline_tui.services.inbox import OrderView
     from hotline_tui.services.reply_check import ReplyCheck
-
-DRAFT_DELAY = 0.5  # seconds after the last change
 
 
 def draft_key(action: str, assignment_id: int) -> str:
@@ -115,215 +114,17 @@ class AcceptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ActionForm(ModalScreen[str | None]):
-    """A form of labelled fields. ^S submits in a worker; esc asks before throwing away what was typed."""
-
-    BINDING_GROUP_TITLE = "表单"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "submit", "提交", key_display="^S", priority=True, id="unit.form.submit", tooltip="提交"),
-        Binding("escape", "cancel", "取消", id="unit.form.cancel", tooltip="关闭表单（已填内容会先询问）"),
-    ]  # fmt: skip
+class ActionForm(DraftForm):
+    """One of the unit's actions on one order; its draft is this user's, for this order and action."""
 
     action = ""
-    form_title = ""
-
-    @dataclass
-    class Submitted(Message, bubble=False):
-        text: str
-
-    @dataclass
-    class DraftLoaded(Message, bubble=False):
-        data: dict[str, Any]
 
     def __init__(self, ctx: Ctx, view: OrderView) -> None:
-        super().__init__()
-        self.ctx = ctx
+        super().__init__(ctx, view.detail["no"])
         self.view = view
-        self.error = Static("", classes="form-error", markup=False)
-        self.sending = False
-        self.restoring = False
-        self._draft_timer: Any = None
 
-    # subclasses --------------------------------------------------
-
-    def body(self) -> ComposeResult:
-        raise NotImplementedError
-
-    def values(self) -> dict[str, Any]:
-        """What is typed, as the draft keeps it."""
-        raise NotImplementedError
-
-    def restore(self, data: dict[str, Any]) -> None:
-        raise NotImplementedError
-
-    def prepare(self) -> Callable[[], str]:
-        """Check the fields (``HotlineError`` for what can be told here) and return the service call."""
-        raise NotImplementedError
-
-    def changed(self) -> None:
-        """A field changed (after the draft timer is set): live checks go here."""
-
-    # the form ------------------------------------------------------
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="unit-form") as box:
-            box.border_title = f"{self.form_title} · 工单 {self.view.detail['no']}"
-            box.border_subtitle = "^S 提交 · esc 取消"
-            yield from self.body()
-            yield self.error
-        yield StableFooter()
-
-    def on_mount(self) -> None:
-        self.error.display = False
-        first = next((w for w in self.query("Select, Input, TextArea") if w.focusable), None)
-        if first is not None:
-            first.focus()
-        self.load_draft()
-        self.changed()
-
-    @staticmethod
-    def row(label: str, *widgets: Widget, classes: str = "") -> Horizontal:
-        return Horizontal(Label(label, classes="form-label"), *widgets, classes=f"form-row {classes}".strip())
-
-    @staticmethod
-    def area(placeholder: str, id_: str, classes: str = "form-area") -> TextArea:
-        area = TextArea(
-            id=id_, classes=classes, soft_wrap=True, show_line_numbers=False, tab_behavior="focus"
-        )
-        area.placeholder = placeholder
-        return area
-
-    @staticmethod
-    def field(placeholder: str, id_: str) -> Input:
-        return Input(placeholder=placeholder, id=id_, compact=True, select_on_focus=False)
-
-    def text_of(self, id_: str) -> str:
-        widget = self.query_one(f"#{id_}")
-        if isinstance(widget, TextArea):
-            return widget.text
-        if isinstance(widget, Input):
-            return widget.value
-        raise TypeError(id_)
-
-    def set_text(self, id_: str, value: str) -> None:
-        widget = self.query_one(f"#{id_}")
-        if isinstance(widget, TextArea):
-            widget.load_text(value)
-        elif isinstance(widget, Input):
-            widget.value = value
-
-    def show_error(self, text: str) -> None:
-        self.error.update(text)
-        self.error.display = True
-
-    # drafts --------------------------------------------------------
-
-    @work(thread=True, exclusive=True, group="unit-draft-load", exit_on_error=False, description="读取草稿")
-    def load_draft(self) -> None:
-        from hotline_tui.services.drafts import load_draft
-
-        saved = load_draft(self.ctx, draft_key(self.action, self.view.assignment_id))
-        if saved is not None and not saved.empty:
-            self.post_message(self.DraftLoaded(saved.data))
-
-    @on(DraftLoaded)
-    def draft_loaded(self, message: DraftLoaded) -> None:
-        if any(v for v in self.values().values()):
-            return  # typing started before the draft arrived: what is on screen wins
-        self.restoring = True
-        try:
-            self.restore(message.data)
-        finally:
-            self.call_after_refresh(self._restored)
-        self.notify("已恢复上次未提交的内容", title=self.form_title, timeout=3)
-
-    def _restored(self) -> None:
-        self.restoring = False
-        self.changed()
-
-    @on(Input.Changed)
-    @on(TextArea.Changed)
-    @on(Select.Changed)
-    @on(Tick.Changed)
-    def field_changed(self) -> None:
-        if self.restoring or not self.is_mounted:
-            return
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-        self._draft_timer = self.set_timer(DRAFT_DELAY, self.save_draft)
-        self.changed()
-
-    def save_draft(self) -> None:
-        self.write_draft(self.values())
-
-    @work(thread=True, exclusive=True, group="unit-draft", exit_on_error=False, description="保存草稿")
-    def write_draft(self, data: dict[str, Any]) -> None:
-        from hotline_tui.services.drafts import discard_draft, save_draft
-
-        key = draft_key(self.action, self.view.assignment_id)
-        if any(v for v in data.values()):
-            save_draft(self.ctx, data, key)
-        else:
-            discard_draft(self.ctx, key)
-
-    # submitting ----------------------------------------------------
-
-    def action_submit(self) -> None:
-        if self.sending:
-            return
-        try:
-            job = self.prepare()
-        except HotlineError as exc:
-            self.show_error(exc.message)
-            return
-        self.error.display = False
-        self.sending = True
-        self.submit(job)
-
-    @work(thread=True, exclusive=True, group="unit-submit", exit_on_error=False, description="提交")
-    def submit(self, job: Callable[[], str]) -> None:
-        from hotline_tui.services.drafts import discard_draft
-
-        text = job()
-        try:
-            discard_draft(self.ctx, draft_key(self.action, self.view.assignment_id))
-        except HotlineError:
-            pass  # the action is done; a stale draft is offered once more at worst
-        self.post_message(self.Submitted(text))
-
-    @on(Submitted)
-    def submitted(self, message: Submitted) -> None:
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-        self.dismiss(message.text)
-
-    @on(Worker.StateChanged)
-    def worker_failed(self, event: Worker.StateChanged) -> None:
-        if event.state != WorkerState.ERROR:
-            return
-        if event.worker.group == "unit-submit":
-            self.sending = False
-            self.show_error(failure_text(event.worker.error))
-        elif event.worker.group == "unit-draft":
-            self.notify("草稿未能保存：" + failure_text(event.worker.error), severity="warning", timeout=4)
-
-    def action_cancel(self) -> None:
-        if not any(v for v in self.values().values()):
-            self.dismiss(None)
-            return
-        from hotline_tui.screens.admin import ConfirmScreen
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                if self._draft_timer is not None:
-                    self._draft_timer.stop()
-                self.write_draft({})
-                self.dismiss(None)
-
-        self.app.push_screen(
-            ConfirmScreen("放弃已填写的内容？", "y 放弃并关闭表单（草稿一并删除）；n 回到表单继续填写。"),
-            answered,
-        )
+    def draft_key(self) -> str:
+        return draft_key(self.action, self.view.assignment_id)
 
 
 # ---------------------------------------------------------------- return
@@ -696,7 +497,7 @@ class ReplyForm(ActionForm):
         else:
             out.append(f"提交前须改正（{len(message.result.findings)}项）：", style="bold")
             for f in message.result.findings:
-                out.append(f"\n· {f.message}")
+                out.append(f"\n·{f.message}")  # no space: a narrow form would wrap after the dot
         self.findings.update(out)
 
     def action_insert_co(self) -> None:
